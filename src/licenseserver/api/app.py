@@ -1,0 +1,83 @@
+"""The License API application: what desktop clients call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from licenseserver.api.errors import install_error_handlers
+from licenseserver.api.middleware import PROTECTED_PREFIX, ApiGuardMiddleware, MetricsMiddleware
+from licenseserver.api.routes import license, public, sessions, versions
+from licenseserver.api.state import ApiState
+from licenseserver.config import Settings, get_settings
+from licenseserver.domain.sessions.service import sweep_timed_out_sessions
+from licenseserver.kit.metrics import SESSIONS_ENDED
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_sessions_forever(state: ApiState) -> None:
+    """End timed-out sessions in the history now and then; live checks never wait for this."""
+    while True:
+        await asyncio.sleep(state.settings.session_sweep_seconds)
+        try:
+            ended = await sweep_timed_out_sessions(state.db, state.clients)
+        except Exception as exc:  # a sweep that fails is retried next round
+            log.warning("session sweep failed: %s", type(exc).__name__)
+            continue
+        if ended:
+            SESSIONS_ENDED.labels("timeout").inc(ended)
+
+
+def create_api_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state = ApiState.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await state.db.open()
+        sweeper = asyncio.create_task(sweep_sessions_forever(state))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await state.db.close()
+
+    app = FastAPI(
+        title="V2 License Server — License API",
+        version="1.0",
+        description="Activate, verify and hold sessions for licensed desktop programs.",
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    for module in (public, license, sessions, versions):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.add_middleware(ApiGuardMiddleware, state=state)
+    app.add_middleware(MetricsMiddleware, app_name="api")
+    app.openapi = lambda: _openapi_with_api_key(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi_with_api_key(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    }
+    for path, operations in schema["paths"].items():
+        if path.startswith(PROTECTED_PREFIX):
+            for operation in operations.values():
+                operation["security"] = [{"ApiKey": []}]
+    app.openapi_schema = schema
+    return schema

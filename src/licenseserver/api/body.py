@@ -1,0 +1,57 @@
+"""Reading request bodies into the domain's request models.
+
+Routes parse with `model_validate_json` on the raw bytes instead of FastAPI's body parameters:
+bench/run_bench.py measured FastAPI's request/response model machinery as the largest cost on
+verify after the database. The models stay the single source of limits and of the OpenAPI text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from licenseserver.kit.errors import AppError, ErrorCode
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    details = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        details.append({"field": field, "message": error["msg"]})
+    return details
+
+
+def invalid_request(exc: ValidationError) -> AppError:
+    details = validation_details(exc)
+    first = details[0] if details else {"field": "body", "message": "invalid"}
+    message = f"Invalid request: {first['field']}: {first['message']}"
+    return AppError(400, ErrorCode.VALIDATION_ERROR, message, details=details)
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        raise invalid_request(exc) from None
+
+
+def parse_value(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_request(exc) from None
+
+
+def request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI text for a body read with parse_body (FastAPI cannot see it by itself)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }

@@ -1,0 +1,80 @@
+"""License endpoints: activate, verify, info."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from licenseserver.api.body import parse_body, parse_value, request_body_doc
+from licenseserver.api.schemas import (
+    API_KEY_ERRORS,
+    BODY_ERRORS,
+    DB_ERRORS,
+    ActivateResponse,
+    InfoResponse,
+    VerifyResponse,
+    errors,
+)
+from licenseserver.api.state import api_state
+from licenseserver.domain.licensing import service
+from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
+from licenseserver.kit.errors import AppError
+from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.metrics import ACTIVATIONS, VERIFICATIONS
+
+router = APIRouter(prefix="/api/license", tags=["License"])
+
+
+@router.post(
+    "/activate",
+    summary="Activate a license on a device",
+    response_model=ActivateResponse,
+    openapi_extra=request_body_doc(ActivateRequest),
+    responses=errors(
+        *API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS,
+        (404, "LICENSE_NOT_FOUND"), (403, "LICENSE_INACTIVE"), (403, "LICENSE_EXPIRED"),
+        (403, "LICENSE_NOT_YET_VALID"), (409, "ACTIVATION_LIMIT_REACHED"), (409, "CONFLICT"),
+    ),
+)
+async def activate(request: Request) -> Response:
+    body = await parse_body(request, ActivateRequest)
+    try:
+        outcome = await service.activate_device(api_state(request).db, body)
+    except AppError as refusal:
+        ACTIVATIONS.labels(str(refusal.code)).inc()
+        raise
+    ACTIVATIONS.labels("refreshed" if outcome.already_active else "created").inc()
+    return JsonResponse(
+        {
+            "message": "License activated successfully",
+            "activation": service.activation_json(outcome.activation, outcome.license_key),
+            "already_active": outcome.already_active,
+        }
+    )
+
+
+@router.post(
+    "/verify",
+    summary="Verify a license on a device",
+    description="A well-formed request always answers 200; `valid` and `code` say whether and why not.",
+    response_model=VerifyResponse,
+    openapi_extra=request_body_doc(VerifyRequest),
+    responses=errors(*API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS),
+)
+async def verify(request: Request) -> Response:
+    state = api_state(request)
+    body = await parse_body(request, VerifyRequest)
+    result = await service.verify_license(state.db, state.clients, body)
+    VERIFICATIONS.labels("valid" if result["valid"] else result["code"]).inc()
+    return JsonResponse(result)
+
+
+@router.get(
+    "/info/{license_key}",
+    summary="License information with its activations",
+    response_model=InfoResponse,
+    responses=errors(*API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS, (404, "LICENSE_NOT_FOUND")),
+)
+async def info(request: Request, license_key: str = Path(max_length=64)) -> Response:
+    key = parse_value(VerifyRequest, {"license_key": license_key, "hardware_hash": "-"}).license_key
+    return JsonResponse(await service.license_info(api_state(request).db, key))

@@ -1,0 +1,80 @@
+"""Session endpoints: one live session per license, kept alive by heartbeats."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from licenseserver.api.body import parse_body, request_body_doc
+from licenseserver.api.schemas import (
+    API_KEY_ERRORS,
+    BODY_ERRORS,
+    DB_ERRORS,
+    HeartbeatResponse,
+    SessionEndResponse,
+    SessionStartResponse,
+    errors,
+)
+from licenseserver.api.state import api_state
+from licenseserver.domain.sessions import service
+from licenseserver.domain.sessions.schemas import SessionEndRequest, SessionHeartbeatRequest, SessionStartRequest
+from licenseserver.kit.errors import AppError
+from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.metrics import SESSIONS_ENDED, SESSIONS_REFUSED, SESSIONS_STARTED
+
+router = APIRouter(prefix="/api/license/session", tags=["Sessions"])
+NO_CLIENT = (503, "CLIENT_NOT_CONFIGURED")
+
+
+@router.post(
+    "/start",
+    summary="Start the license's single session",
+    response_model=SessionStartResponse,
+    openapi_extra=request_body_doc(SessionStartRequest),
+    responses=errors(
+        *API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS, NO_CLIENT,
+        (404, "LICENSE_NOT_FOUND"), (403, "LICENSE_INACTIVE"), (403, "LICENSE_EXPIRED"),
+        (403, "LICENSE_NOT_YET_VALID"), (403, "DEVICE_NOT_ACTIVATED"), (403, "VERSION_TOO_OLD"),
+        (409, "SESSION_CONFLICT"),
+    ),
+)
+async def start(request: Request) -> Response:
+    state = api_state(request)
+    body = await parse_body(request, SessionStartRequest)
+    try:
+        result = await service.start_session(state.db, state.clients, body)
+    except AppError as refusal:
+        SESSIONS_REFUSED.labels(str(refusal.code)).inc()
+        raise
+    SESSIONS_STARTED.inc()
+    return JsonResponse(result)
+
+
+@router.post(
+    "/heartbeat",
+    summary="Keep a session alive",
+    response_model=HeartbeatResponse,
+    openapi_extra=request_body_doc(SessionHeartbeatRequest),
+    responses=errors(*API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS, NO_CLIENT, (404, "SESSION_NOT_FOUND")),
+)
+async def heartbeat(request: Request) -> Response:
+    state = api_state(request)
+    body = await parse_body(request, SessionHeartbeatRequest)
+    return JsonResponse(await service.heartbeat(state.db, state.clients, body))
+
+
+@router.post(
+    "/end",
+    summary="End a session",
+    description="Ending an already ended session answers its recorded end again.",
+    response_model=SessionEndResponse,
+    openapi_extra=request_body_doc(SessionEndRequest),
+    responses=errors(*API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS, NO_CLIENT, (404, "SESSION_NOT_FOUND")),
+)
+async def end(request: Request) -> Response:
+    state = api_state(request)
+    body = await parse_body(request, SessionEndRequest)
+    result, ended_now = await service.end_session(state.db, state.clients, body)
+    if ended_now:
+        SESSIONS_ENDED.labels(result["end_reason"]).inc()
+    return JsonResponse(result)

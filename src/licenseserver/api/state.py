@@ -1,0 +1,45 @@
+"""Everything one License API process holds: the database and the short-lived caches over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from licenseserver.config import Settings
+from licenseserver.db.fastpath import Database, open_database
+from licenseserver.domain.api_key.service import ApiKeyCache
+from licenseserver.domain.clients.service import ClientCache
+from licenseserver.domain.settings.service import RateLimitCache, RateLimits
+from licenseserver.kit.clientaddr import Network, parse_networks
+from licenseserver.kit.ratelimit import RateLimiter
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    db: Database
+    clients: ClientCache
+    api_keys: ApiKeyCache
+    rate_limits: RateLimitCache
+    limiter: RateLimiter
+    trusted_proxies: tuple[Network, ...]
+
+    @classmethod
+    def build(cls, settings: Settings) -> ApiState:
+        db = open_database(settings.database_url, settings.db_pool_size)
+        defaults = RateLimits(settings.rate_limit_api_per_minute, settings.rate_limit_login_per_minute)
+        return cls(
+            settings=settings,
+            db=db,
+            clients=ClientCache(db, settings.client_config_cache_seconds),
+            api_keys=ApiKeyCache(db, settings.api_key_cache_seconds),
+            rate_limits=RateLimitCache(db, defaults),
+            limiter=RateLimiter(),
+            trusted_proxies=parse_networks(settings.trusted_proxies),
+        )
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state

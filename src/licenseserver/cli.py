@@ -1,0 +1,202 @@
+"""`licenseserver`: the operator's command line (contract §2). Runbooks depend on its output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from licenseserver.config import Settings, SettingsError, load_settings
+from licenseserver.db.engine import make_engine, make_sessionmaker
+from licenseserver.domain.api_key.service import ensure_api_key, regenerate_api_key
+from licenseserver.installation import prepare_installation, run_in_transaction
+from licenseserver.kit.errors import AppError
+
+app = typer.Typer(help="V2 License Server: License API, admin panel and their database.", no_args_is_help=True)
+api_key_app = typer.Typer(help="Show or replace the system API key.", no_args_is_help=True)
+customer_app = typer.Typer(help="Manage customers.", no_args_is_help=True)
+license_app = typer.Typer(help="Manage licenses.", no_args_is_help=True)
+resource_app = typer.Typer(help="Manage the resource pool.", no_args_is_help=True)
+app.add_typer(api_key_app, name="api-key")
+app.add_typer(customer_app, name="customer")
+app.add_typer(license_app, name="license")
+app.add_typer(resource_app, name="resource")
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+CLI_ACTOR = "cli"
+
+
+class Service(StrEnum):
+    api = "api"
+    admin = "admin"
+    all = "all"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def parse_or_exit(model: type[M], **values: Any) -> M:
+    try:
+        return model.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "input"
+        raise fail(f"{field}: {first['msg']}", 2) from None
+
+
+@contextmanager
+def orm_session(settings: Settings) -> Iterator[Session]:
+    """One CLI command, one transaction: committed when the command succeeds."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def run_command(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except AppError as exc:
+        raise fail(exc.message) from None
+
+
+def print_json(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, default=str))
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    settings = settings_or_exit()
+    prepare_installation(settings)
+    typer.echo("Database is up to date.")
+
+
+@app.command()
+def serve(
+    service: Annotated[Service, typer.Argument(help="api, admin or all")],
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (api 8000, admin 8001)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (api or admin alone)")] = 1,
+) -> None:
+    """Run the License API, the admin panel, or both; migrates the database first."""
+    from licenseserver.serving import serve_services
+
+    settings = settings_or_exit()
+    api_key = prepare_installation(settings)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="licenseserver-metrics-")
+    serve_services(settings, service.value, host, port, workers, api_key)
+
+
+@api_key_app.command("show")
+def api_key_show() -> None:
+    """Print the active system API key alone on its line."""
+    settings = settings_or_exit()
+    prepare_installation(settings)
+    typer.echo(run_in_transaction(settings, ensure_api_key))
+
+
+@api_key_app.command("regenerate")
+def api_key_regenerate() -> None:
+    """Replace the system API key; the old one is refused within one second everywhere."""
+    settings = settings_or_exit()
+    prepare_installation(settings)
+    typer.echo(run_in_transaction(settings, regenerate_api_key))
+
+
+@customer_app.command("create")
+def customer_create(
+    name: Annotated[str, typer.Option(help="Customer name")],
+    email: Annotated[str, typer.Option(help="Contact e-mail address")],
+) -> None:
+    """Create a customer; prints JSON with its "id"."""
+    from licenseserver.domain.customers.service import CustomerCreate, create_customer
+
+    settings = settings_or_exit()
+    data = parse_or_exit(CustomerCreate, name=name, email=email)
+    prepare_installation(settings)
+    with orm_session(settings) as session:
+        customer = create_customer(session, data)
+        print_json({"id": customer.id, "name": customer.name, "email": customer.email})
+
+
+@license_app.command("create")
+def license_create(
+    customer_id: Annotated[int, typer.Option(help="Owner of the license")],
+    type: Annotated[str | None, typer.Option(help="perpetual, subscription or trial")] = None,
+    valid_from: Annotated[str | None, typer.Option(help="First valid day, YYYY-MM-DD (default today)")] = None,
+    valid_until: Annotated[str | None, typer.Option(help="Last valid day, YYYY-MM-DD (default none)")] = None,
+    max_activations: Annotated[int | None, typer.Option(help="Devices at once (default 1)")] = None,
+    max_users: Annotated[int | None, typer.Option(help="Users (default 1)")] = None,
+) -> None:
+    """Create a license with a generated key; prints JSON with "id" and "key"."""
+    from licenseserver.domain.licensing.admin import LicenseCreate, create_license
+
+    settings = settings_or_exit()
+    data = parse_or_exit(
+        LicenseCreate, customer_id=customer_id, license_type=type, valid_from=valid_from,
+        valid_until=valid_until, max_activations=max_activations, max_users=max_users,
+    )
+    prepare_installation(settings)
+    with orm_session(settings) as session:
+        row = run_command(lambda: create_license(session, data))
+        print_json(
+            {
+                "id": row.id, "key": row.license_key, "customer_id": row.customer_id, "type": row.license_type,
+                "valid_from": _iso(row.valid_from), "valid_until": _iso(row.valid_until),
+                "max_activations": row.max_activations, "max_users": row.max_users,
+            }
+        )
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@resource_app.command("add")
+def resource_add(
+    identifiers: Annotated[list[str], typer.Argument(help="Identifiers to add")],
+    type: Annotated[str, typer.Option(help="domain, ipv4, phone or server")],
+) -> None:
+    """Add resources to the pool (all or none); prints JSON with their "ids"."""
+    from licenseserver.domain.resources.service import add_resources
+
+    settings = settings_or_exit()
+    prepare_installation(settings)
+    with orm_session(settings) as session:
+        ids = run_command(lambda: add_resources(session, type, identifiers, CLI_ACTOR))
+        print_json({"ids": ids})
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["app", "asyncio"]

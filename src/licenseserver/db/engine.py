@@ -1,0 +1,54 @@
+"""Synchronous SQLAlchemy engines for migrations, the CLI and other rare operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def normalize_url(database_url: str) -> str:
+    """`postgres://` and `postgresql://` as operators write them, with the psycopg driver named."""
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://") :]
+    if database_url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    return database_url
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The plain libpq-style DSN asyncpg understands."""
+    url = normalize_url(database_url)
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def sqlite_path(database_url: str) -> str:
+    """The file path of a `sqlite:///path` URL (`sqlite:////abs/path` for absolute paths)."""
+    return database_url.split(":///", 1)[1].split("?", 1)[0]
+
+
+def configure_sqlite_connection(dbapi_connection: Any) -> None:
+    # WAL lets readers run beside the one writer; the busy timeout makes writers queue instead of
+    # failing when the API, the panel and the CLI share one file.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    url = normalize_url(database_url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", lambda conn, _record: configure_sqlite_connection(conn))
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,22 @@
+"""All tables, imported in one place so that Alembic and the tests see the whole schema."""
+
+from licenseserver.db.models.base import Base
+from licenseserver.db.models.clients import ClientConfig, ClientRelease
+from licenseserver.db.models.licensing import Activation, Customer, License
+from licenseserver.db.models.resources import Resource, ResourceHistory
+from licenseserver.db.models.sessions import ClientSession
+from licenseserver.db.models.system import RateLimitSettings, SystemApiKey
+
+__all__ = [
+    "Activation",
+    "Base",
+    "ClientConfig",
+    "ClientRelease",
+    "ClientSession",
+    "Customer",
+    "License",
+    "RateLimitSettings",
+    "Resource",
+    "ResourceHistory",
+    "SystemApiKey",
+]

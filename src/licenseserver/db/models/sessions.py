@@ -1,0 +1,43 @@
+"""Client sessions: one live session per license, ended ones kept as history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from licenseserver.db.models.base import Base, UtcDateTime
+from licenseserver.db.models.licensing import HARDWARE_HASH_MAX, MACHINE_NAME_MAX, VERSION_MAX
+
+
+class ClientSession(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        # At most one session per license that has not ended: the single-session rule in the database.
+        Index(
+            "uq_sessions_one_open_per_license",
+            "license_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_sessions_open_heartbeat", "last_heartbeat", postgresql_where=text("ended_at IS NULL"),
+              sqlite_where=text("ended_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_token: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    license_id: Mapped[int] = mapped_column(
+        ForeignKey("licenses.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    activation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activations.id", ondelete="SET NULL"), nullable=True
+    )
+    machine_id: Mapped[str] = mapped_column(String(MACHINE_NAME_MAX), nullable=False, server_default="")
+    hardware_hash: Mapped[str] = mapped_column(String(HARDWARE_HASH_MAX), nullable=False)
+    app_version: Mapped[str | None] = mapped_column(String(VERSION_MAX), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -1,0 +1,10 @@
+"""Request bodies of the version endpoints."""
+
+from __future__ import annotations
+
+from licenseserver.domain.licensing.schemas import ApiRequest, AppVersion, LicenseKey
+
+
+class VersionCheckRequest(ApiRequest):
+    current_version: AppVersion
+    license_key: LicenseKey | None = None

@@ -1,0 +1,119 @@
+"""SQL for licenses and activations on the lean path (see licenseserver.db.fastpath)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from licenseserver.db.fastpath import Connection, Query, Row
+
+LICENSE_COLUMNS = "id, license_key, customer_id, license_type, valid_from, valid_until, max_activations, max_users, is_active"
+ACTIVATION_COLUMNS = "id, license_id, hardware_hash, machine_name, app_version, activated_at, last_heartbeat, is_active"
+
+# The row lock serialises every activation and session start of one license, on every instance.
+LOCK_LICENSE = Query(f"SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR UPDATE")
+GET_LICENSE = Query(f"SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1")
+GET_LICENSE_WITH_CUSTOMER = Query(
+    "SELECT l.id, l.license_key, l.license_type, l.valid_from, l.valid_until, l.max_activations,"
+    " l.max_users, l.is_active, c.name AS customer_name"
+    " FROM licenses l JOIN customers c ON c.id = l.customer_id WHERE l.license_key = $1"
+)
+REFRESH_ACTIVE_ACTIVATION = Query(
+    "UPDATE activations SET last_heartbeat = {now},"
+    " machine_name = CASE WHEN $3 = '' THEN machine_name ELSE $3 END,"
+    " app_version = COALESCE($4, app_version)"
+    f" WHERE license_id = $1 AND hardware_hash = $2 AND is_active = TRUE RETURNING {ACTIVATION_COLUMNS}"
+)
+COUNT_ACTIVE_ACTIVATIONS = Query("SELECT COUNT(*) AS n FROM activations WHERE license_id = $1 AND is_active = TRUE")
+INSERT_ACTIVATION = Query(
+    "INSERT INTO activations (license_id, hardware_hash, machine_name, app_version, activated_at,"
+    " last_heartbeat, is_active) VALUES ($1, $2, $3, $4, {now}, {now}, TRUE)"
+    f" RETURNING {ACTIVATION_COLUMNS}"
+)
+FIND_ACTIVE_ACTIVATION = Query(
+    "SELECT id FROM activations WHERE license_id = $1 AND hardware_hash = $2 AND is_active = TRUE"
+)
+LIST_ACTIVATIONS = Query(f"SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_id = $1 ORDER BY id")
+DEACTIVATE_ACTIVATION = Query(
+    "UPDATE activations SET is_active = FALSE, deactivated_at = {now}"
+    " WHERE id = $1 AND license_id = $2 AND is_active = TRUE RETURNING id"
+)
+# Verify's hot path on PostgreSQL: one statement checks every rule of a valid verify and
+# refreshes the device, one round trip (bench/run_bench.py, "verify").
+VERIFY_AND_REFRESH = Query(
+    "UPDATE activations SET last_heartbeat = {now}, app_version = COALESCE($3, activations.app_version)"
+    " FROM licenses"
+    " WHERE licenses.license_key = $1 AND activations.license_id = licenses.id"
+    " AND activations.hardware_hash = $2 AND activations.is_active = TRUE"
+    " AND licenses.is_active = TRUE AND licenses.valid_from <= $4"
+    " AND (licenses.valid_until IS NULL OR licenses.valid_until >= $4)"
+    " RETURNING licenses.license_key, licenses.valid_until, licenses.max_users"
+)
+# SQLite's RETURNING cannot name the FROM table, so there it is a SELECT and an UPDATE on the one
+# connection the process holds (no network in between).
+VERIFY_MATCH = Query(
+    "SELECT activations.id AS activation_id, licenses.license_key, licenses.valid_until, licenses.max_users"
+    " FROM activations JOIN licenses ON activations.license_id = licenses.id"
+    " WHERE licenses.license_key = $1 AND activations.hardware_hash = $2 AND activations.is_active = TRUE"
+    " AND licenses.is_active = TRUE AND licenses.valid_from <= $3"
+    " AND (licenses.valid_until IS NULL OR licenses.valid_until >= $3)"
+)
+REFRESH_ACTIVATION = Query(
+    "UPDATE activations SET last_heartbeat = {now}, app_version = COALESCE($2, app_version) WHERE id = $1"
+)
+
+
+async def lock_license(conn: Connection, license_key: str) -> Row | None:
+    return await conn.fetchrow(LOCK_LICENSE, license_key)
+
+
+async def get_license(conn: Connection, license_key: str) -> Row | None:
+    return await conn.fetchrow(GET_LICENSE, license_key)
+
+
+async def get_license_with_customer(conn: Connection, license_key: str) -> Row | None:
+    return await conn.fetchrow(GET_LICENSE_WITH_CUSTOMER, license_key)
+
+
+async def refresh_active_activation(
+    conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None
+) -> Row | None:
+    return await conn.fetchrow(REFRESH_ACTIVE_ACTIVATION, license_id, hardware_hash, machine_name, app_version)
+
+
+async def count_active_activations(conn: Connection, license_id: int) -> int:
+    return int(await conn.fetchval(COUNT_ACTIVE_ACTIVATIONS, license_id))
+
+
+async def insert_activation(
+    conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None
+) -> Row:
+    row = await conn.fetchrow(INSERT_ACTIVATION, license_id, hardware_hash, machine_name, app_version)
+    assert row is not None  # INSERT ... RETURNING always yields the row
+    return row
+
+
+async def find_active_activation_id(conn: Connection, license_id: int, hardware_hash: str) -> int | None:
+    value: Any = await conn.fetchval(FIND_ACTIVE_ACTIVATION, license_id, hardware_hash)
+    return None if value is None else int(value)
+
+
+async def list_activations(conn: Connection, license_id: int) -> list[Row]:
+    return list(await conn.fetch(LIST_ACTIVATIONS, license_id))
+
+
+async def deactivate_activation(conn: Connection, license_id: int, activation_id: int) -> bool:
+    return await conn.fetchrow(DEACTIVATE_ACTIVATION, activation_id, license_id) is not None
+
+
+async def verify_and_refresh(
+    conn: Connection, license_key: str, hardware_hash: str, app_version: str | None, today: date
+) -> Row | None:
+    """The license's key, valid_until and max_users when this device may run it now (and the
+    device's heartbeat and version refreshed); None otherwise."""
+    if conn.dialect == "postgresql":
+        return await conn.fetchrow(VERIFY_AND_REFRESH, license_key, hardware_hash, app_version, today)
+    row = await conn.fetchrow(VERIFY_MATCH, license_key, hardware_hash, today)
+    if row is not None:
+        await conn.execute(REFRESH_ACTIVATION, row["activation_id"], app_version)
+    return row

@@ -1,0 +1,49 @@
+"""Request bodies of the License API. Limits are part of the public contract (docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from packaging.version import InvalidVersion, Version
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from licenseserver.db.models.licensing import HARDWARE_HASH_MAX, MACHINE_NAME_MAX, VERSION_MAX
+
+
+def _valid_version(value: str) -> str:
+    try:
+        Version(value)
+    except InvalidVersion:
+        raise ValueError("must be a version such as 1.2.0") from None
+    return value
+
+
+LicenseKey = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, max_length=19, pattern=r"^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$"
+    ),
+]
+HardwareHash = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=HARDWARE_HASH_MAX)]
+MachineName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MACHINE_NAME_MAX)]
+AppVersion = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=VERSION_MAX), AfterValidator(_valid_version)
+]
+
+
+class ApiRequest(BaseModel):
+    # Unknown fields are ignored (never stored), so newer clients can send more than we read.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ActivateRequest(ApiRequest):
+    license_key: LicenseKey
+    hardware_hash: HardwareHash
+    machine_name: MachineName = ""
+    app_version: AppVersion | None = None
+
+
+class VerifyRequest(ApiRequest):
+    license_key: LicenseKey
+    hardware_hash: HardwareHash
+    app_version: AppVersion | None = None

@@ -1,0 +1,113 @@
+"""Activation, verification and license info: the rules clients and staff share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from licenseserver.db.fastpath import Database, Row
+from licenseserver.domain.clients.service import ClientCache
+from licenseserver.domain.licensing import repository as repo
+from licenseserver.domain.licensing.rules import license_not_found, require_usable, unusable_reason
+from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.timefmt import iso_date, iso_utc, utc_today
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationOutcome:
+    activation: Row
+    license_key: str
+    already_active: bool
+
+
+async def activate_device(db: Database, request: ActivateRequest) -> ActivationOutcome:
+    """Activate a device on a license, or refresh it when it is already active there.
+
+    The license row stays locked until commit, so concurrent activations of one license, on any
+    number of instances, are counted one after another and never exceed max_activations.
+    """
+    async with db.transaction() as conn:
+        license_row = require_usable(await repo.lock_license(conn, request.license_key), utc_today())
+        args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
+        existing = await repo.refresh_active_activation(conn, *args)
+        if existing is not None:
+            return ActivationOutcome(existing, license_row["license_key"], already_active=True)
+        if await repo.count_active_activations(conn, license_row["id"]) >= license_row["max_activations"]:
+            raise AppError(
+                409,
+                ErrorCode.ACTIVATION_LIMIT_REACHED,
+                f"Activation limit reached ({license_row['max_activations']} devices)",
+            )
+        created = await repo.insert_activation(conn, *args)
+        return ActivationOutcome(created, license_row["license_key"], already_active=False)
+
+
+def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": row["id"]}
+    if license_key is not None:
+        body["license_key"] = license_key
+    body.update(
+        hardware_hash=row["hardware_hash"],
+        machine_name=row["machine_name"],
+        app_version=row["app_version"],
+        activated_at=iso_utc(row["activated_at"]),
+        last_heartbeat=iso_utc(row["last_heartbeat"]),
+        is_active=bool(row["is_active"]),
+    )
+    return body
+
+
+async def verify_license(db: Database, clients: ClientCache, request: VerifyRequest) -> dict[str, Any]:
+    """A well-formed verify always answers; `valid` says whether this device may run now."""
+    today = utc_today()
+    async with db.reading() as conn:
+        row = await repo.verify_and_refresh(
+            conn, request.license_key, request.hardware_hash, request.app_version, today
+        )
+        refusal = None if row is not None else await _verify_refusal(conn, request, today)
+    if refusal is not None:
+        return {"valid": False, "code": str(refusal.code), "message": refusal.message}
+    assert row is not None
+    client = await clients.get()
+    latest = client.latest if client else None
+    return {
+        "valid": True,
+        "message": "License is valid",
+        "license": {"key": row["license_key"], "valid_until": iso_date(row["valid_until"]), "max_users": row["max_users"]},
+        "update_available": client.update_available(request.app_version) if client else False,
+        "latest_version": latest.version if latest else None,
+    }
+
+
+async def _verify_refusal(conn: Any, request: VerifyRequest, today: Any) -> AppError:
+    """Why the one-statement verify matched nothing (the rare path, so a second query is fine)."""
+    license_row = await repo.get_license(conn, request.license_key)
+    if license_row is None:
+        return license_not_found()
+    reason = unusable_reason(license_row, today)
+    if reason is not None:
+        return reason
+    return AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
+
+
+async def license_info(db: Database, license_key: str) -> dict[str, Any]:
+    async with db.reading() as conn:
+        row = await repo.get_license_with_customer(conn, license_key)
+        if row is None:
+            raise license_not_found()
+        activations = await repo.list_activations(conn, row["id"])
+    return {
+        "license": {
+            "id": row["id"],
+            "key": row["license_key"],
+            "customer_name": row["customer_name"],
+            "type": row["license_type"],
+            "valid_from": iso_date(row["valid_from"]),
+            "valid_until": iso_date(row["valid_until"]),
+            "max_activations": row["max_activations"],
+            "max_users": row["max_users"],
+            "is_active": bool(row["is_active"]),
+        },
+        "activations": [activation_json(a) for a in activations],
+    }

@@ -1,0 +1,73 @@
+"""SQL for client sessions on the lean path. A session is live while `ended_at IS NULL` and its
+last heartbeat is younger than the client's timeout, both judged by the database clock."""
+
+from __future__ import annotations
+
+from licenseserver.db.fastpath import Connection, Query, Row
+
+SESSION_COLUMNS = "id, session_token, license_id, started_at, last_heartbeat, ended_at, end_reason"
+
+END_TIMED_OUT_OF_LICENSE = Query(
+    "UPDATE sessions SET ended_at = last_heartbeat, end_reason = 'timeout'"
+    " WHERE license_id = $1 AND ended_at IS NULL AND last_heartbeat < {ago $2} RETURNING id"
+)
+FIND_OPEN_OF_LICENSE = Query("SELECT id FROM sessions WHERE license_id = $1 AND ended_at IS NULL")
+INSERT_SESSION = Query(
+    "INSERT INTO sessions (session_token, license_id, activation_id, machine_id, hardware_hash,"
+    " app_version, started_at, last_heartbeat) VALUES ($1, $2, $3, $4, $5, $6, {now}, {now})"
+    f" RETURNING {SESSION_COLUMNS}"
+)
+# Heartbeat's hot path: one statement finds the live session of this license and refreshes it.
+HEARTBEAT = Query(
+    "UPDATE sessions SET last_heartbeat = {now} FROM licenses"
+    " WHERE sessions.session_token = $1 AND licenses.id = sessions.license_id"
+    " AND licenses.license_key = $2 AND sessions.ended_at IS NULL AND sessions.last_heartbeat >= {ago $3}"
+    " RETURNING sessions.last_heartbeat"
+)
+# A session that already timed out ends as a timeout at its last heartbeat, whoever ends it.
+END_SESSION = Query(
+    "UPDATE sessions SET"
+    " ended_at = CASE WHEN last_heartbeat < {ago $2} THEN last_heartbeat ELSE {now} END,"
+    " end_reason = CASE WHEN last_heartbeat < {ago $2} THEN 'timeout' ELSE $3 END"
+    f" WHERE session_token = $1 AND ended_at IS NULL RETURNING {SESSION_COLUMNS}"
+)
+GET_BY_TOKEN = Query(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_token = $1")
+SWEEP_TIMED_OUT = Query(
+    "UPDATE sessions SET ended_at = last_heartbeat, end_reason = 'timeout'"
+    " WHERE ended_at IS NULL AND last_heartbeat < {ago $1} RETURNING id"
+)
+COUNT_LIVE = Query("SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND last_heartbeat >= {ago $1}")
+
+
+async def end_timed_out_of_license(conn: Connection, license_id: int, timeout_seconds: int) -> int:
+    return len(await conn.fetch(END_TIMED_OUT_OF_LICENSE, license_id, timeout_seconds))
+
+
+async def has_open_session(conn: Connection, license_id: int) -> bool:
+    return await conn.fetchrow(FIND_OPEN_OF_LICENSE, license_id) is not None
+
+
+async def insert_session(conn: Connection, *values: object) -> Row:
+    row = await conn.fetchrow(INSERT_SESSION, *values)
+    assert row is not None  # INSERT ... RETURNING always yields the row
+    return row
+
+
+async def heartbeat(conn: Connection, token: str, license_key: str, timeout_seconds: int) -> Row | None:
+    return await conn.fetchrow(HEARTBEAT, token, license_key, timeout_seconds)
+
+
+async def end_session(conn: Connection, token: str, timeout_seconds: int, reason: str) -> Row | None:
+    return await conn.fetchrow(END_SESSION, token, timeout_seconds, reason)
+
+
+async def get_by_token(conn: Connection, token: str) -> Row | None:
+    return await conn.fetchrow(GET_BY_TOKEN, token)
+
+
+async def sweep_timed_out(conn: Connection, timeout_seconds: int) -> int:
+    return len(await conn.fetch(SWEEP_TIMED_OUT, timeout_seconds))
+
+
+async def count_live(conn: Connection, timeout_seconds: int) -> int:
+    return int(await conn.fetchval(COUNT_LIVE, timeout_seconds))

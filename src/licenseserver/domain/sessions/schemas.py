@@ -1,0 +1,28 @@
+"""Request bodies of the session endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from licenseserver.domain.licensing.schemas import ApiRequest, AppVersion, HardwareHash, LicenseKey, MachineName
+
+# Any string up to this length is looked up; an unknown one answers 404 like an ended session.
+SessionToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class SessionStartRequest(ApiRequest):
+    license_key: LicenseKey
+    machine_id: MachineName = ""
+    hardware_hash: HardwareHash
+    version: AppVersion
+
+
+class SessionHeartbeatRequest(ApiRequest):
+    session_token: SessionToken
+    license_key: LicenseKey
+
+
+class SessionEndRequest(ApiRequest):
+    session_token: SessionToken

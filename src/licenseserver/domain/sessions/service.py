@@ -1,0 +1,122 @@
+"""One live session per license: start, heartbeat, end, and the sweep that ends timeouts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from licenseserver.db.fastpath import Database, Row
+from licenseserver.domain.clients.service import Client, ClientCache
+from licenseserver.domain.licensing import repository as licenses
+from licenseserver.domain.licensing.rules import require_usable
+from licenseserver.domain.sessions import repository as repo
+from licenseserver.domain.sessions.schemas import SessionEndRequest, SessionHeartbeatRequest, SessionStartRequest
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.timefmt import as_utc, iso_utc, utc_today
+
+SESSION_CONFLICT_MESSAGE = (
+    "Es ist nur eine Sitzung erlaubt. Diese Lizenz wird bereits auf einem anderen Gerät verwendet."
+)
+END_REASON_CLIENT = "normal"
+END_REASON_ADMIN = "admin"
+END_REASON_TIMEOUT = "timeout"
+
+
+def session_not_found() -> AppError:
+    return AppError(404, ErrorCode.SESSION_NOT_FOUND, "Session not found or already ended")
+
+
+def _refuse_old_version(client: Client, version: str) -> None:
+    if client.is_below_minimum(version):
+        latest = client.latest
+        raise AppError(
+            403,
+            ErrorCode.VERSION_TOO_OLD,
+            f"Version {version} is no longer supported; please update",
+            minimum_version=str(client.minimum_version),
+            download_url=latest.download_url if latest else None,
+        )
+
+
+async def start_session(db: Database, clients: ClientCache, request: SessionStartRequest) -> dict[str, Any]:
+    """Start the license's one session. The license row lock makes parallel starts take turns;
+    the partial unique index on open sessions backs the rule up in the schema itself."""
+    client = await clients.require()
+    _refuse_old_version(client, request.version)
+    async with db.transaction() as conn:
+        license_row = require_usable(await licenses.lock_license(conn, request.license_key), utc_today())
+        activation_id = await licenses.find_active_activation_id(conn, license_row["id"], request.hardware_hash)
+        if activation_id is None:
+            raise AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
+        await repo.end_timed_out_of_license(conn, license_row["id"], client.session_timeout)
+        if await repo.has_open_session(conn, license_row["id"]):
+            raise AppError(409, ErrorCode.SESSION_CONFLICT, SESSION_CONFLICT_MESSAGE)
+        row = await repo.insert_session(
+            conn, str(uuid.uuid4()), license_row["id"], activation_id, request.machine_id,
+            request.hardware_hash, request.version,
+        )
+    return {
+        "success": True,
+        "message": "Session started",
+        "session_token": row["session_token"],
+        "heartbeat_interval": client.heartbeat_interval,
+        "session_timeout": client.session_timeout,
+        "started_at": iso_utc(row["started_at"]),
+        **client.update_info(request.version),
+    }
+
+
+async def heartbeat(db: Database, clients: ClientCache, request: SessionHeartbeatRequest) -> dict[str, Any]:
+    client = await clients.require()
+    async with db.reading() as conn:
+        row = await repo.heartbeat(conn, request.session_token, request.license_key, client.session_timeout)
+    if row is None:
+        raise session_not_found()
+    return {
+        "success": True,
+        "last_heartbeat": iso_utc(row["last_heartbeat"]),
+        "heartbeat_interval": client.heartbeat_interval,
+    }
+
+
+def ended_json(row: Row) -> dict[str, Any]:
+    duration = as_utc(row["ended_at"]) - as_utc(row["started_at"])
+    return {
+        "success": True,
+        "session_token": row["session_token"],
+        "duration_seconds": max(0, int(duration.total_seconds())),
+        "end_reason": row["end_reason"],
+        "ended_at": iso_utc(row["ended_at"]),
+    }
+
+
+async def end_session(
+    db: Database, clients: ClientCache, request: SessionEndRequest, reason: str = END_REASON_CLIENT
+) -> tuple[dict[str, Any], bool]:
+    """End a session. Ending one that already ended answers its recorded end again (clients retry
+    on network errors); the flag says whether this call did the ending."""
+    client = await clients.require()
+    async with db.transaction() as conn:
+        row = await repo.end_session(conn, request.session_token, client.session_timeout, reason)
+        ended_now = row is not None
+        if row is None:
+            row = await repo.get_by_token(conn, request.session_token)
+    if row is None:
+        raise session_not_found()
+    return ended_json(row), ended_now
+
+
+async def sweep_timed_out_sessions(db: Database, clients: ClientCache) -> int:
+    client = await clients.get()
+    if client is None:
+        return 0
+    async with db.reading() as conn:
+        return await repo.sweep_timed_out(conn, client.session_timeout)
+
+
+async def count_live_sessions(db: Database, clients: ClientCache) -> int:
+    client = await clients.get()
+    if client is None:
+        return 0
+    async with db.reading() as conn:
+        return await repo.count_live(conn, client.session_timeout)

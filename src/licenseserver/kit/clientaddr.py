@@ -1,0 +1,37 @@
+"""The client's address: the socket peer, or X-Forwarded-For when the peer is a trusted proxy."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def client_address(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]) -> str:
+    peer = scope.get("client")
+    address = peer[0] if peer else "unknown"
+    if not trusted or not _is_trusted(address, trusted):
+        return address
+    forwarded = next((v for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"), None)
+    if forwarded is None:
+        return address
+    # Walk from the nearest hop outwards; the first address no trusted proxy vouches for is the client.
+    hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else address
