@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -158,17 +156,27 @@ def license_create(
 
     settings = settings_or_exit()
     data = parse_or_exit(
-        LicenseCreate, customer_id=customer_id, license_type=type, valid_from=valid_from,
-        valid_until=valid_until, max_activations=max_activations, max_users=max_users,
+        LicenseCreate,
+        customer_id=customer_id,
+        license_type=type,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_activations=max_activations,
+        max_users=max_users,
     )
     prepare_installation(settings)
     with orm_session(settings) as session:
         row = run_command(lambda: create_license(session, data))
         print_json(
             {
-                "id": row.id, "key": row.license_key, "customer_id": row.customer_id, "type": row.license_type,
-                "valid_from": _iso(row.valid_from), "valid_until": _iso(row.valid_until),
-                "max_activations": row.max_activations, "max_users": row.max_users,
+                "id": row.id,
+                "key": row.license_key,
+                "customer_id": row.customer_id,
+                "type": row.license_type,
+                "valid_from": _iso(row.valid_from),
+                "valid_until": _iso(row.valid_until),
+                "max_activations": row.max_activations,
+                "max_users": row.max_users,
             }
         )
 
@@ -192,11 +200,5 @@ def resource_add(
         print_json({"ids": ids})
 
 
-def main() -> None:  # pragma: no cover - console entry point
+if __name__ == "__main__":
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-__all__ = ["app", "asyncio"]

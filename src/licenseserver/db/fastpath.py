@@ -118,7 +118,11 @@ class PostgresDatabase(Database):
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=1, max_size=self._pool_size, command_timeout=30
+            # min_size=0: the process starts (and /health answers 503) while the database is away.
+            self._dsn,
+            min_size=0,
+            max_size=self._pool_size,
+            command_timeout=30,
         )
 
     async def close(self) -> None:
@@ -199,8 +203,12 @@ class SqliteDatabase(Database):
             timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         )
         raw.row_factory = sqlite3.Row
-        for pragma in ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON",
-                       "synchronous=NORMAL"):
+        for pragma in (
+            "journal_mode=WAL",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+        ):
             await raw.execute(f"PRAGMA {pragma}")
         self._raw = raw
 

@@ -23,10 +23,10 @@ def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
 
 def client_address(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]) -> str:
     peer = scope.get("client")
-    address = peer[0] if peer else "unknown"
+    address = str(peer[0]) if peer else "unknown"
     if not trusted or not _is_trusted(address, trusted):
         return address
-    forwarded = next((v for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"), None)
+    forwarded: bytes | None = next((v for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"), None)
     if forwarded is None:
         return address
     # Walk from the nearest hop outwards; the first address no trusted proxy vouches for is the client.

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 PREFIX = "licenseserver"
 
 # `_created` series double the output and no dashboard of ours reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 HTTP_REQUESTS = Counter(
     f"{PREFIX}_http_requests_total", "HTTP requests by route template and status", ["app", "method", "route", "status"]
@@ -44,7 +44,7 @@ def render_metrics(live_sessions: int) -> tuple[bytes, str]:
     """The exposition text: every process's counters plus gauges read from the database now."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(registry)
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         counters = generate_latest(registry)
     else:
         from prometheus_client import REGISTRY

@@ -31,9 +31,15 @@ router = APIRouter(prefix="/api/license", tags=["License"])
     response_model=ActivateResponse,
     openapi_extra=request_body_doc(ActivateRequest),
     responses=errors(
-        *API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS,
-        (404, "LICENSE_NOT_FOUND"), (403, "LICENSE_INACTIVE"), (403, "LICENSE_EXPIRED"),
-        (403, "LICENSE_NOT_YET_VALID"), (409, "ACTIVATION_LIMIT_REACHED"), (409, "CONFLICT"),
+        *API_KEY_ERRORS,
+        *BODY_ERRORS,
+        *DB_ERRORS,
+        (404, "LICENSE_NOT_FOUND"),
+        (403, "LICENSE_INACTIVE"),
+        (403, "LICENSE_EXPIRED"),
+        (403, "LICENSE_NOT_YET_VALID"),
+        (409, "ACTIVATION_LIMIT_REACHED"),
+        (409, "CONFLICT"),
     ),
 )
 async def activate(request: Request) -> Response:

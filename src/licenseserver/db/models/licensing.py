@@ -58,9 +58,7 @@ class Activation(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    license_id: Mapped[int] = mapped_column(
-        ForeignKey("licenses.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id", ondelete="CASCADE"), nullable=False, index=True)
     hardware_hash: Mapped[str] = mapped_column(String(HARDWARE_HASH_MAX), nullable=False)
     machine_name: Mapped[str] = mapped_column(String(MACHINE_NAME_MAX), nullable=False, server_default="")
     app_version: Mapped[str | None] = mapped_column(String(VERSION_MAX), nullable=True)

@@ -7,7 +7,9 @@ from typing import Any
 
 from licenseserver.db.fastpath import Connection, Query, Row
 
-LICENSE_COLUMNS = "id, license_key, customer_id, license_type, valid_from, valid_until, max_activations, max_users, is_active"
+LICENSE_COLUMNS = (
+    "id, license_key, customer_id, license_type, valid_from, valid_until, max_activations, max_users, is_active"
+)
 ACTIVATION_COLUMNS = "id, license_id, hardware_hash, machine_name, app_version, activated_at, last_heartbeat, is_active"
 
 # The row lock serialises every activation and session start of one license, on every instance.

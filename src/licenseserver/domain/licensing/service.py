@@ -74,7 +74,11 @@ async def verify_license(db: Database, clients: ClientCache, request: VerifyRequ
     return {
         "valid": True,
         "message": "License is valid",
-        "license": {"key": row["license_key"], "valid_until": iso_date(row["valid_until"]), "max_users": row["max_users"]},
+        "license": {
+            "key": row["license_key"],
+            "valid_until": iso_date(row["valid_until"]),
+            "max_users": row["max_users"],
+        },
         "update_available": client.update_available(request.app_version) if client else False,
         "latest_version": latest.version if latest else None,
     }

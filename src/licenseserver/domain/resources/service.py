@@ -34,8 +34,11 @@ def normalize_identifier(resource_type: str, identifier: str) -> str:
     elif resource_type == "server":
         ok = bool(SERVER_PATTERN.match(value))
     else:
-        raise AppError(400, ErrorCode.VALIDATION_ERROR, f"Unknown resource type {resource_type!r}; use one of "
-                       + ", ".join(RESOURCE_TYPES))
+        raise AppError(
+            400,
+            ErrorCode.VALIDATION_ERROR,
+            f"Unknown resource type {resource_type!r}; use one of " + ", ".join(RESOURCE_TYPES),
+        )
     if not ok:
         raise AppError(400, ErrorCode.VALIDATION_ERROR, f"Not a valid {resource_type}: {identifier!r}")
     return value

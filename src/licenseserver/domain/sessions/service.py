@@ -52,8 +52,13 @@ async def start_session(db: Database, clients: ClientCache, request: SessionStar
         if await repo.has_open_session(conn, license_row["id"]):
             raise AppError(409, ErrorCode.SESSION_CONFLICT, SESSION_CONFLICT_MESSAGE)
         row = await repo.insert_session(
-            conn, str(uuid.uuid4()), license_row["id"], activation_id, request.machine_id,
-            request.hardware_hash, request.version,
+            conn,
+            str(uuid.uuid4()),
+            license_row["id"],
+            activation_id,
+            request.machine_id,
+            request.hardware_hash,
+            request.version,
         )
     return {
         "success": True,

@@ -23,9 +23,7 @@ def upgrade() -> None:
         "client_configs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_name", sa.String(length=100), nullable=False),
-        sa.Column(
-            "heartbeat_interval", sa.Integer(), server_default="30", nullable=False
-        ),
+        sa.Column("heartbeat_interval", sa.Integer(), server_default="30", nullable=False),
         sa.Column("session_timeout", sa.Integer(), server_default="90", nullable=False),
         sa.Column(
             "minimum_version",
@@ -108,14 +106,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_client_releases")),
-        sa.UniqueConstraint(
-            "client_id", "version", name="uq_client_releases_client_version"
-        ),
+        sa.UniqueConstraint("client_id", "version", name="uq_client_releases_client_version"),
     )
     with op.batch_alter_table("client_releases", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_client_releases_client_id"), ["client_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_client_releases_client_id"), ["client_id"], unique=False)
 
     op.create_table(
         "licenses",
@@ -132,9 +126,7 @@ def upgrade() -> None:
         sa.Column("valid_until", sa.Date(), nullable=True),
         sa.Column("max_activations", sa.Integer(), server_default="1", nullable=False),
         sa.Column("max_users", sa.Integer(), server_default="1", nullable=False),
-        sa.Column(
-            "is_active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False
-        ),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -151,24 +143,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("license_key", name=op.f("uq_licenses_license_key")),
     )
     with op.batch_alter_table("licenses", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_licenses_customer_id"), ["customer_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_licenses_customer_id"), ["customer_id"], unique=False)
 
     op.create_table(
         "activations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("license_id", sa.Integer(), nullable=False),
         sa.Column("hardware_hash", sa.String(length=256), nullable=False),
-        sa.Column(
-            "machine_name", sa.String(length=255), server_default="", nullable=False
-        ),
+        sa.Column("machine_name", sa.String(length=255), server_default="", nullable=False),
         sa.Column("app_version", sa.String(length=50), nullable=True),
         sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_heartbeat", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "is_active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False
-        ),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False),
         sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["license_id"],
@@ -179,9 +165,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activations")),
     )
     with op.batch_alter_table("activations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_activations_license_id"), ["license_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_activations_license_id"), ["license_id"], unique=False)
         batch_op.create_index(
             "uq_activations_active_device",
             ["license_id", "hardware_hash"],
@@ -195,9 +179,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("resource_type", sa.String(length=20), nullable=False),
         sa.Column("identifier", sa.String(length=255), nullable=False),
-        sa.Column(
-            "status", sa.String(length=20), server_default="available", nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), server_default="available", nullable=False),
         sa.Column("license_id", sa.Integer(), nullable=True),
         sa.Column("allocated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
@@ -213,20 +195,12 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resources")),
-        sa.UniqueConstraint(
-            "resource_type", "identifier", name="uq_resources_type_identifier"
-        ),
+        sa.UniqueConstraint("resource_type", "identifier", name="uq_resources_type_identifier"),
     )
     with op.batch_alter_table("resources", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_resources_license_id"), ["license_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_resources_resource_type"), ["resource_type"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_resources_status"), ["status"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resources_license_id"), ["license_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_resources_resource_type"), ["resource_type"], unique=False)
+        batch_op.create_index(batch_op.f("ix_resources_status"), ["status"], unique=False)
 
     op.create_table(
         "resource_history",
@@ -234,9 +208,7 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.Integer(), nullable=False),
         sa.Column("action", sa.String(length=20), nullable=False),
         sa.Column("license_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "actor", sa.String(length=100), server_default="system", nullable=False
-        ),
+        sa.Column("actor", sa.String(length=100), server_default="system", nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -252,9 +224,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resource_history")),
     )
     with op.batch_alter_table("resource_history", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_resource_history_resource_id"), ["resource_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resource_history_resource_id"), ["resource_id"], unique=False)
 
     op.create_table(
         "sessions",
@@ -262,9 +232,7 @@ def upgrade() -> None:
         sa.Column("session_token", sa.String(length=36), nullable=False),
         sa.Column("license_id", sa.Integer(), nullable=False),
         sa.Column("activation_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "machine_id", sa.String(length=255), server_default="", nullable=False
-        ),
+        sa.Column("machine_id", sa.String(length=255), server_default="", nullable=False),
         sa.Column("hardware_hash", sa.String(length=256), nullable=False),
         sa.Column("app_version", sa.String(length=50), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
@@ -287,9 +255,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("session_token", name=op.f("uq_sessions_session_token")),
     )
     with op.batch_alter_table("sessions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_sessions_license_id"), ["license_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_sessions_license_id"), ["license_id"], unique=False)
         batch_op.create_index(
             "ix_sessions_open_heartbeat",
             ["last_heartbeat"],
@@ -322,9 +288,11 @@ def seed_default_client() -> None:
         sa.column("download_url", sa.String),
         sa.column("release_notes", sa.Text),
     )
-    client_id = op.get_bind().execute(
-        sa.text("SELECT id FROM client_configs WHERE client_name = 'Account Forger'")
-    ).scalar_one()
+    client_id = (
+        op.get_bind()
+        .execute(sa.text("SELECT id FROM client_configs WHERE client_name = 'Account Forger'"))
+        .scalar_one()
+    )
     op.bulk_insert(
         releases,
         [
