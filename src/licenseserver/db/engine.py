@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -44,7 +45,12 @@ def configure_sqlite_connection(dbapi_connection: Any) -> None:
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     url = normalize_url(database_url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, **kwargs)
+        # Dates and times go through the sqlite3 converters and adapters that db.fastpath
+        # registers, so the ORM and the lean path read and write one format.
+        from licenseserver.db import fastpath  # noqa: F401  (registers the converters)
+
+        kwargs.setdefault("connect_args", {})["detect_types"] = sqlite3.PARSE_DECLTYPES
+        engine = create_engine(url, native_datetime=True, **kwargs)
         event.listen(engine, "connect", lambda conn, _record: configure_sqlite_connection(conn))
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

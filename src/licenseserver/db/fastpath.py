@@ -158,11 +158,17 @@ def _sqlite_datetime(value: datetime) -> str:
 
 
 # Converters apply only to connections opened with detect_types, i.e. ours, not SQLAlchemy's.
+sqlite3.register_converter("TIMESTAMP", _utc_datetime)
 sqlite3.register_converter("DATETIME", _utc_datetime)
 sqlite3.register_converter("DATE", lambda raw: date.fromisoformat(raw.decode()))
 sqlite3.register_converter("BOOLEAN", lambda raw: raw not in (b"0", b""))
 sqlite3.register_adapter(datetime, _sqlite_datetime)
 sqlite3.register_adapter(date, date.isoformat)
+
+
+def _column_names(cursor: aiosqlite.Cursor) -> list[str]:
+    # From the description, not a row factory, so any aiosqlite connection can be wrapped.
+    return [column[0] for column in cursor.description or ()]
 
 
 class _SqliteConnection(Connection):
@@ -174,12 +180,14 @@ class _SqliteConnection(Connection):
     async def fetchrow(self, query: Query, *args: Any) -> Row | None:
         async with self.raw.execute(query.render(self.dialect), args) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else dict(row)
+            names = _column_names(cursor)
+        return None if row is None else dict(zip(names, row, strict=True))
 
     async def fetch(self, query: Query, *args: Any) -> Sequence[Row]:
         async with self.raw.execute(query.render(self.dialect), args) as cursor:
             rows = await cursor.fetchall()
-        return [dict(row) for row in rows]
+            names = _column_names(cursor)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def execute(self, query: Query, *args: Any) -> None:
         await self.raw.execute(query.render(self.dialect), args)
@@ -202,7 +210,6 @@ class SqliteDatabase(Database):
             isolation_level=None,  # we issue BEGIN/COMMIT ourselves
             timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         )
-        raw.row_factory = sqlite3.Row
         for pragma in (
             "journal_mode=WAL",
             f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import TIMESTAMP, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names so that Alembic migrations match on PostgreSQL and SQLite alike.
@@ -21,7 +21,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-UtcDateTime = DateTime(timezone=True)
+# TIMESTAMP rather than DateTime: on SQLite the column is declared TIMESTAMP, which the ORM (with
+# native_datetime) and the lean path both leave to the sqlite3 converter of db.fastpath.
+UtcDateTime = TIMESTAMP(timezone=True)
 
 
 def created_at_column() -> Mapped[datetime]:

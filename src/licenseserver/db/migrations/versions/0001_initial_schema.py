@@ -33,7 +33,7 @@ def upgrade() -> None:
         ),
         sa.Column(
             "created_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=255), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("login_per_minute", sa.Integer(), nullable=False),
         sa.Column(
             "updated_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -77,11 +77,11 @@ def upgrade() -> None:
         sa.Column("api_key", sa.String(length=40), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
-        sa.Column("regenerated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("regenerated_at", sa.TIMESTAMP(timezone=True), nullable=True),
         sa.CheckConstraint("id = 1", name=op.f("ck_system_api_key_single_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_system_api_key")),
     )
@@ -95,7 +95,7 @@ def upgrade() -> None:
         sa.Column("release_notes", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -129,7 +129,7 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -152,10 +152,10 @@ def upgrade() -> None:
         sa.Column("hardware_hash", sa.String(length=256), nullable=False),
         sa.Column("machine_name", sa.String(length=255), server_default="", nullable=False),
         sa.Column("app_version", sa.String(length=50), nullable=True),
-        sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_heartbeat", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("activated_at", sa.TIMESTAMP(timezone=True), nullable=False),
+        sa.Column("last_heartbeat", sa.TIMESTAMP(timezone=True), nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False),
-        sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deactivated_at", sa.TIMESTAMP(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["license_id"],
             ["licenses.id"],
@@ -181,10 +181,10 @@ def upgrade() -> None:
         sa.Column("identifier", sa.String(length=255), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="available", nullable=False),
         sa.Column("license_id", sa.Integer(), nullable=True),
-        sa.Column("allocated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("allocated_at", sa.TIMESTAMP(timezone=True), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -211,7 +211,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), server_default="system", nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime(timezone=True),
+            sa.TIMESTAMP(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -235,9 +235,9 @@ def upgrade() -> None:
         sa.Column("machine_id", sa.String(length=255), server_default="", nullable=False),
         sa.Column("hardware_hash", sa.String(length=256), nullable=False),
         sa.Column("app_version", sa.String(length=50), nullable=True),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_heartbeat", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.TIMESTAMP(timezone=True), nullable=False),
+        sa.Column("last_heartbeat", sa.TIMESTAMP(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.TIMESTAMP(timezone=True), nullable=True),
         sa.Column("end_reason", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["activation_id"],
