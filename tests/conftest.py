@@ -116,9 +116,22 @@ class LiveServer:
             **(extra_env or {}),
         }
         command = [
-            sys.executable, "-m", "uvicorn", "--factory", "licenseserver.api.app:create_api_app",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-            "--loop", "uvloop", "--http", "httptools",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "licenseserver.api.app:create_api_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-proxy-headers",
         ]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._wait_until_healthy()

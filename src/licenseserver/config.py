@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         scheme = value.split("://", 1)[0].split("+", 1)[0]
         if "://" not in value or scheme not in {"postgresql", "postgres", "sqlite"}:
             raise ValueError("must look like postgresql://user:pass@host:port/db or sqlite:///path/file.db")
+        # `sqlite://` (in-memory) and `sqlite://file.db` would only fail later, with a trace.
+        if scheme == "sqlite":
+            path = value.split(":///", 1)[1] if ":///" in value else ""
+            if not path.split("?", 1)[0].strip(" /"):
+                raise ValueError("a SQLite URL needs a file: sqlite:///relative/file.db or sqlite:////abs/file.db")
         return value
 
     @field_validator("trusted_proxies", mode="before")

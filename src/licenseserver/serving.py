@@ -21,6 +21,9 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "factory": True,
         "loop": "uvloop",
         "http": "httptools",
+        # The app alone decides whom to believe (TRUSTED_PROXIES); uvicorn would otherwise take
+        # X-Forwarded-For from 127.0.0.1 and ::1 as the client address by default.
+        "proxy_headers": False,
         "access_log": False,
         "server_header": False,
         "log_level": "warning",

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -11,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from licenseserver.api.app import create_api_app
+from tests.conftest import free_port
 from tests.support.world import TestWorld
 
 ERROR_KEYS = {"error", "code", "status"}
@@ -63,7 +71,7 @@ def assert_error(
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
-    assert ERROR_KEYS <= set(body), body
+    assert set(body) >= ERROR_KEYS, body
     assert set(body) - ERROR_KEYS <= {"details"} | extra_keys, body
     assert body["status"] == status
     assert body["code"] == code
@@ -94,9 +102,7 @@ def activate(
     return api.post(ACTIVATE, json=body)
 
 
-def verify(
-    api: TestClient, key: str, hardware_hash: str = "hw-1", app_version: str | None = "1.0.0"
-) -> httpx.Response:
+def verify(api: TestClient, key: str, hardware_hash: str = "hw-1", app_version: str | None = "1.0.0") -> httpx.Response:
     body: dict[str, Any] = {"license_key": key, "hardware_hash": hardware_hash}
     if app_version is not None:
         body["app_version"] = app_version
@@ -180,3 +186,31 @@ def scrape(client: TestClient | httpx.Client) -> str:
     response = client.get("/metrics")
     assert response.status_code == 200
     return response.text
+
+
+@contextmanager
+def served_api(world: TestWorld, **extra_env: str) -> Iterator[str]:
+    """`licenseserver serve api` as an operator runs it (not bare uvicorn); yields its base URL."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_URL": world.database_url, "SESSION_SWEEP_SECONDS": "3600", **extra_env}
+    command = [str(Path(sys.executable).with_name("licenseserver")), "serve", "api", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, "licenseserver serve api exited early"
+            assert time.monotonic() < deadline, "licenseserver serve api did not become healthy"
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,7 +46,7 @@ def test_new_device_is_activated_with_the_reference_shape(world: TestWorld, api:
     assert body["message"] == "License activated successfully"
     assert body["already_active"] is False
     activation = body["activation"]
-    assert REFERENCE_ACTIVATION_KEYS <= set(activation)
+    assert set(activation) >= REFERENCE_ACTIVATION_KEYS
     assert activation["license_key"] == key
     assert activation["hardware_hash"] == "hw-new"
     assert activation["machine_name"] == "DESKTOP-ABC123"
@@ -192,54 +193,43 @@ def test_unusable_license_is_403_and_writes_nothing(
     ],
     ids=["until-today", "from-today", "single-day", "no-end"],
 )
-def test_dates_are_inclusive_and_no_end_means_no_end(
-    world: TestWorld, api: TestClient, values: dict[str, Any]
-) -> None:
+def test_dates_are_inclusive_and_no_end_means_no_end(world: TestWorld, api: TestClient, values: dict[str, Any]) -> None:
     key = world.license(**values)
     assert activate(api, key).status_code == 200
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        b"{not json",
-        b"[]",
-        b"null",
-        b'{"hardware_hash": "hw-1"}',
-        b'{"license_key": "AAAA-BBBB-CCCC-DDDD"}',
-        b'{"license_key": "AAAA-BBBB-CCCC", "hardware_hash": "hw-1"}',
-        b'{"license_key": "AAAA-BBBB-CCCC-DDD!", "hardware_hash": "hw-1"}',
-        b'{"license_key": 12, "hardware_hash": "hw-1"}',
-        b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hardware_hash": ""}',
-        b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hardware_hash": "hw-1", "app_version": "not a version"}',
-        b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hardware_hash": "' + b"h" * 300 + b'"}',
-    ],
-    ids=[
-        "malformed",
-        "array",
-        "null",
-        "no-key",
-        "no-hash",
-        "short-key",
-        "bad-char",
-        "number-key",
-        "empty-hash",
-        "bad-version",
-        "hash-too-long",
-    ],
-)
-def test_bad_input_is_400_validation_error_and_writes_nothing(
-    world: TestWorld, api: TestClient, payload: bytes
-) -> None:
-    world.license()
+BAD_PAYLOADS = [
+    b"{not json",
+    b"",
+    b"[]",
+    b"null",
+    b'{"hardware_hash": "hw-1"}',
+    b'{"license_key": "AAAA-BBBB-CCCC-DDDD"}',
+    b'{"license_key": "AAAA-BBBB-CCCC", "hardware_hash": "hw-1"}',
+    b'{"license_key": "AAAA-BBBB-CCCC-DDD!", "hardware_hash": "hw-1"}',
+    b'{"license_key": "AAAA-BBBB-CCCC-DDDDD", "hardware_hash": "hw-1"}',
+    b'{"license_key": 12, "hardware_hash": "hw-1"}',
+    b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hardware_hash": ""}',
+    b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hardware_hash": "hw-1", "app_version": "not a version"}',
+    b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hardware_hash": "' + b"h" * 300 + b'"}',
+]
+
+
+def test_bad_input_is_400_validation_error_and_writes_nothing(world: TestWorld, api: TestClient) -> None:
+    key = world.license()
     before = world.snapshot()
 
-    response = api.post(ACTIVATE, content=payload, headers={"Content-Type": "application/json"})
+    for payload in [*BAD_PAYLOADS, payload_with_key(key, machine_name=["list"])]:
+        response = api.post(ACTIVATE, content=payload, headers={"Content-Type": "application/json"})
 
-    body = assert_error(response, 400, "VALIDATION_ERROR")
-    assert body["details"], "a validation error lists what was wrong"
-    assert all(set(item) == {"field", "message"} for item in body["details"])
+        body = assert_error(response, 400, "VALIDATION_ERROR")
+        assert body["details"], payload
+        assert all(set(item) == {"field", "message"} for item in body["details"])
     assert world.snapshot() == before
+
+
+def payload_with_key(key: str, **fields: Any) -> bytes:
+    return json.dumps({"license_key": key, "hardware_hash": "hw-1", **fields}).encode()
 
 
 def test_missing_field_is_named_in_details(world: TestWorld, api: TestClient) -> None:

@@ -19,8 +19,16 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 TEST_API_KEY = "AF-2026-TESTKEY0TESTKEY0TESTKEY0TESTKEY0"
 TEST_API_RATE_LIMIT = 100_000  # high enough that only the rate-limit tests ever meet it
 DATA_TABLES = (
-    "sessions", "activations", "resource_history", "resources", "licenses", "customers",
-    "client_releases", "client_configs", "system_api_key", "rate_limit_settings",
+    "sessions",
+    "activations",
+    "resource_history",
+    "resources",
+    "licenses",
+    "customers",
+    "client_releases",
+    "client_configs",
+    "system_api_key",
+    "rate_limit_settings",
 )
 
 
@@ -45,13 +53,17 @@ def drop_pg_database(name: str) -> None:
 def seed(engine: Engine) -> None:
     """The rows every test starts with: the default client, its first release, the key, limits."""
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO client_configs (id, client_name, heartbeat_interval, session_timeout, minimum_version)"
-            " VALUES (1, 'Account Forger', 30, 90, '1.0.0')"
-        ))
         conn.execute(
-            text("INSERT INTO client_releases (client_id, version, release_date, download_url, release_notes)"
-                 " VALUES (1, '1.0.0', :d, 'https://downloads.example.test/1.0.0', 'Initial release')"),
+            text(
+                "INSERT INTO client_configs (id, client_name, heartbeat_interval, session_timeout, minimum_version)"
+                " VALUES (1, 'Account Forger', 30, 90, '1.0.0')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO client_releases (client_id, version, release_date, download_url, release_notes)"
+                " VALUES (1, '1.0.0', :d, 'https://downloads.example.test/1.0.0', 'Initial release')"
+            ),
             {"d": date(2025, 6, 1)},
         )
         conn.execute(text("INSERT INTO system_api_key (id, api_key) VALUES (1, :k)"), {"k": TEST_API_KEY})
@@ -101,6 +113,5 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to prove a refused request changed nothing."""
     with engine.connect() as conn:
         return {
-            table: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
-            for table in DATA_TABLES
+            table: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))] for table in DATA_TABLES
         }

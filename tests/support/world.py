@@ -66,7 +66,8 @@ class TestWorld:
         row = self.rows("SELECT last_heartbeat FROM sessions WHERE session_token = :t", t=token)[0]
         self.execute(
             "UPDATE sessions SET last_heartbeat = :when, started_at = :when WHERE session_token = :t",
-            t=token, when=_shift(row["last_heartbeat"], seconds),
+            t=token,
+            when=_shift(row["last_heartbeat"], seconds),
         )
 
 

@@ -32,12 +32,27 @@ def invalid_request(exc: ValidationError) -> AppError:
     return AppError(400, ErrorCode.VALIDATION_ERROR, message, details=details)
 
 
+def refuse_nul_characters(parsed: BaseModel) -> None:
+    """A JSON-escaped NUL (`\\u0000`) is valid JSON but no text column can hold it (PostgreSQL
+    refuses it outright): refuse it as bad input on every backend instead of failing later."""
+    details = [
+        {"field": name, "message": "must not contain NUL characters"}
+        for name, value in parsed
+        if isinstance(value, str) and "\x00" in value
+    ]
+    if details:
+        message = f"Invalid request: {details[0]['field']}: {details[0]['message']}"
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, message, details=details)
+
+
 async def parse_body(request: Request, model: type[M]) -> M:
     raw = await request.body()
     try:
-        return model.model_validate_json(raw or b"null")
+        parsed = model.model_validate_json(raw or b"null")
     except ValidationError as exc:
         raise invalid_request(exc) from None
+    refuse_nul_characters(parsed)
+    return parsed
 
 
 def parse_value(model: type[M], data: dict[str, Any]) -> M:

@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from licenseserver.api.errors import DATABASE_UNAVAILABLE, on_database_unavailable
 from licenseserver.api.state import ApiState
 from licenseserver.kit.clientaddr import client_address
 from licenseserver.kit.errors import AppError, ErrorCode, error_body
@@ -82,7 +84,12 @@ class ApiGuardMiddleware:
             await send_json(send, 413, orjson.dumps(_too_large().body()))
             return
         if scope["path"].startswith(PROTECTED_PREFIX):
-            refusal = await self._refusal(scope)
+            try:
+                refusal = await self._refusal(scope)
+            except DATABASE_UNAVAILABLE as exc:
+                # Raised out here, outside FastAPI's exception handlers: answer as they would.
+                await (await on_database_unavailable(Request(scope), exc))(scope, receive, send)
+                return
             if refusal is not None:
                 await refusal(send)
                 return

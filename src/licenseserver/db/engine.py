@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -58,3 +59,25 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def async_url(database_url: str) -> str:
+    url = normalize_url(database_url)
+    if url.startswith("postgresql+psycopg://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+
+
+def make_async_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+    """The admin panel's engine. On SQLite every transaction starts with BEGIN IMMEDIATE: it
+    takes the write lock up front, so it waits for the API's writers instead of failing midway."""
+    url = async_url(database_url)
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    from licenseserver.db import fastpath  # noqa: F401  (registers the converters)
+
+    connect_args = {"detect_types": sqlite3.PARSE_DECLTYPES, "isolation_level": None}
+    engine = create_async_engine(url, native_datetime=True, connect_args=connect_args, **kwargs)
+    event.listen(engine.sync_engine, "connect", lambda conn, _record: configure_sqlite_connection(conn))
+    event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    return engine

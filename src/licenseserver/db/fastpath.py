@@ -92,7 +92,7 @@ class Database(ABC):
     def transaction(self) -> Any: ...
 
 
-class _PgConnection(Connection):
+class PgConnection(Connection):
     dialect = "postgresql"
 
     def __init__(self, raw: asyncpg.Connection) -> None:
@@ -139,12 +139,12 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:
         async with self.pool.acquire() as raw:
-            yield _PgConnection(raw)
+            yield PgConnection(raw)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self.pool.acquire() as raw, raw.transaction():
-            yield _PgConnection(raw)
+            yield PgConnection(raw)
 
 
 def _utc_datetime(raw: bytes) -> datetime:
@@ -171,7 +171,7 @@ def _column_names(cursor: aiosqlite.Cursor) -> list[str]:
     return [column[0] for column in cursor.description or ()]
 
 
-class _SqliteConnection(Connection):
+class SqliteConnection(Connection):
     dialect = "sqlite"
 
     def __init__(self, raw: aiosqlite.Connection) -> None:
@@ -233,7 +233,7 @@ class SqliteDatabase(Database):
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:
         async with self._lock:
-            yield _SqliteConnection(self.raw)
+            yield SqliteConnection(self.raw)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -241,7 +241,7 @@ class SqliteDatabase(Database):
             raw = self.raw
             await raw.execute("BEGIN IMMEDIATE")
             try:
-                yield _SqliteConnection(raw)
+                yield SqliteConnection(raw)
             except BaseException:
                 await raw.execute("ROLLBACK")
                 raise

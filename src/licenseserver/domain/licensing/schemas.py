@@ -18,9 +18,13 @@ def _valid_version(value: str) -> str:
     return value
 
 
+# pydantic checks `pattern` before `to_upper`, so the pattern admits lower case and the value
+# is normalised to upper case afterwards.
 LicenseKey = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, max_length=19, pattern=r"^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$"),
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, max_length=19, pattern=r"^[A-Za-z0-9]{4}(-[A-Za-z0-9]{4}){3}$"
+    ),
 ]
 HardwareHash = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=HARDWARE_HASH_MAX)]
 MachineName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MACHINE_NAME_MAX)]
