@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.config import Settings, SettingsError, load_settings
-from licenseserver.db.engine import make_engine, make_sessionmaker
+from licenseserver.db.orm import run_in_orm_transaction
 from licenseserver.domain.api_key.service import ensure_api_key, regenerate_api_key
 from licenseserver.installation import prepare_installation, run_in_transaction
 from licenseserver.kit.errors import AppError
@@ -63,22 +63,22 @@ def parse_or_exit(model: type[M], **values: Any) -> M:
         raise fail(f"{field}: {first['msg']}", 2) from None
 
 
-@contextmanager
-def orm_session(settings: Settings) -> Iterator[Session]:
-    """One CLI command, one transaction: committed when the command succeeds."""
-    engine = make_engine(settings.database_url)
+def run_orm(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """One CLI command, one transaction: committed when the command succeeds. A refusal from
+    the domain (AppError) is one line on stderr and a non-zero exit."""
     try:
-        with make_sessionmaker(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def run_command(work: Callable[[], T]) -> T:
-    try:
-        return work()
+        return run_in_orm_transaction(settings.database_url, work)
     except AppError as exc:
         raise fail(exc.message) from None
+
+
+def prepare_or_exit(settings: Settings) -> str:
+    """Migrate and seed; an unreachable database is one line, not a trace."""
+    try:
+        return prepare_installation(settings)
+    except (DBAPIError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise fail(f"cannot use the database: {reason}") from None
 
 
 def print_json(data: dict[str, Any]) -> None:
@@ -89,7 +89,7 @@ def print_json(data: dict[str, Any]) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema."""
     settings = settings_or_exit()
-    prepare_installation(settings)
+    prepare_or_exit(settings)
     typer.echo("Database is up to date.")
 
 
@@ -104,7 +104,7 @@ def serve(
     from licenseserver.serving import serve_services
 
     settings = settings_or_exit()
-    api_key = prepare_installation(settings)
+    api_key = prepare_or_exit(settings)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="licenseserver-metrics-")
     serve_services(settings, service.value, host, port, workers, api_key)
@@ -114,7 +114,7 @@ def serve(
 def api_key_show() -> None:
     """Print the active system API key alone on its line."""
     settings = settings_or_exit()
-    prepare_installation(settings)
+    prepare_or_exit(settings)
     typer.echo(run_in_transaction(settings, ensure_api_key))
 
 
@@ -122,7 +122,7 @@ def api_key_show() -> None:
 def api_key_regenerate() -> None:
     """Replace the system API key; the old one is refused within one second everywhere."""
     settings = settings_or_exit()
-    prepare_installation(settings)
+    prepare_or_exit(settings)
     typer.echo(run_in_transaction(settings, regenerate_api_key))
 
 
@@ -136,10 +136,9 @@ def customer_create(
 
     settings = settings_or_exit()
     data = parse_or_exit(CustomerCreate, name=name, email=email)
-    prepare_installation(settings)
-    with orm_session(settings) as session:
-        customer = create_customer(session, data)
-        print_json({"id": customer.id, "name": customer.name, "email": customer.email})
+    prepare_or_exit(settings)
+    customer = run_orm(settings, lambda session: create_customer(session, data))
+    print_json({"id": customer.id, "name": customer.name, "email": customer.email})
 
 
 @license_app.command("create")
@@ -164,21 +163,20 @@ def license_create(
         max_activations=max_activations,
         max_users=max_users,
     )
-    prepare_installation(settings)
-    with orm_session(settings) as session:
-        row = run_command(lambda: create_license(session, data))
-        print_json(
-            {
-                "id": row.id,
-                "key": row.license_key,
-                "customer_id": row.customer_id,
-                "type": row.license_type,
-                "valid_from": _iso(row.valid_from),
-                "valid_until": _iso(row.valid_until),
-                "max_activations": row.max_activations,
-                "max_users": row.max_users,
-            }
-        )
+    prepare_or_exit(settings)
+    row = run_orm(settings, lambda session: create_license(session, data))
+    print_json(
+        {
+            "id": row.id,
+            "key": row.license_key,
+            "customer_id": row.customer_id,
+            "type": row.license_type,
+            "valid_from": _iso(row.valid_from),
+            "valid_until": _iso(row.valid_until),
+            "max_activations": row.max_activations,
+            "max_users": row.max_users,
+        }
+    )
 
 
 def _iso(value: date | None) -> str | None:
@@ -194,10 +192,9 @@ def resource_add(
     from licenseserver.domain.resources.service import add_resources
 
     settings = settings_or_exit()
-    prepare_installation(settings)
-    with orm_session(settings) as session:
-        ids = run_command(lambda: add_resources(session, type, identifiers, CLI_ACTOR))
-        print_json({"ids": ids})
+    prepare_or_exit(settings)
+    ids = run_orm(settings, lambda session: add_resources(session, type, identifiers, CLI_ACTOR))
+    print_json({"ids": ids})
 
 
 if __name__ == "__main__":

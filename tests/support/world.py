@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from licenseserver.config import Settings
-from licenseserver.db.engine import make_sessionmaker
+from licenseserver.db.orm import run_in_orm_transaction
 from licenseserver.domain.customers.service import CustomerCreate, create_customer
 from licenseserver.domain.licensing.admin import LicenseCreate, create_license
 from tests.support import database
@@ -36,8 +36,8 @@ class TestWorld:
         return Settings(**values)
 
     def customer(self, name: str = "ACME Corp", email: str = "admin@acme.example") -> int:
-        with make_sessionmaker(self.engine).begin() as session:
-            return create_customer(session, CustomerCreate(name=name, email=email)).id
+        data = CustomerCreate(name=name, email=email)
+        return run_in_orm_transaction(self.database_url, lambda session: create_customer(session, data)).id
 
     def license(self, **values: Any) -> str:
         """Create a license (for a shared default customer unless customer_id is given); its key."""
@@ -45,8 +45,8 @@ class TestWorld:
             if self._customer_id is None:
                 self._customer_id = self.customer()
             values["customer_id"] = self._customer_id
-        with make_sessionmaker(self.engine).begin() as session:
-            return create_license(session, LicenseCreate(**values)).license_key
+        data = LicenseCreate(**values)
+        return run_in_orm_transaction(self.database_url, lambda session: create_license(session, data)).license_key
 
     def execute(self, sql: str, **params: Any) -> None:
         with self.engine.begin() as conn:

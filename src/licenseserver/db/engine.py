@@ -13,12 +13,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def normalize_url(database_url: str) -> str:
-    """`postgres://` and `postgresql://` as operators write them, with the psycopg driver named."""
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url[len("postgres://") :]
-    if database_url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + database_url[len("postgresql://") :]
-    return database_url
+    """A PostgreSQL URL as operators write it (`postgres://`, `postgresql://`, or with any driver
+    named), with the driver this module uses; SQLite URLs with their driver part dropped."""
+    scheme, rest = database_url.split("://", 1)
+    if scheme.split("+", 1)[0] in {"postgres", "postgresql"}:
+        return "postgresql+psycopg://" + rest
+    return "sqlite://" + rest
 
 
 def asyncpg_dsn(database_url: str) -> str:

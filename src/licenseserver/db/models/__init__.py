@@ -5,10 +5,15 @@ from licenseserver.db.models.clients import ClientConfig, ClientRelease
 from licenseserver.db.models.licensing import Activation, Customer, License
 from licenseserver.db.models.resources import Resource, ResourceHistory
 from licenseserver.db.models.sessions import ClientSession
+from licenseserver.db.models.staff import AdminSession, AdminUser, AppSecret, AuditEntry
 from licenseserver.db.models.system import RateLimitSettings, SystemApiKey
 
 __all__ = [
     "Activation",
+    "AdminSession",
+    "AdminUser",
+    "AppSecret",
+    "AuditEntry",
     "Base",
     "ClientConfig",
     "ClientRelease",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Customer
 
@@ -17,8 +17,8 @@ class CustomerCreate(BaseModel):
     email: Annotated[EmailStr, StringConstraints(max_length=255)]
 
 
-def create_customer(session: Session, data: CustomerCreate) -> Customer:
+async def create_customer(session: AsyncSession, data: CustomerCreate) -> Customer:
     customer = Customer(name=data.name, email=str(data.email))
     session.add(customer)
-    session.flush()
+    await session.flush()
     return customer

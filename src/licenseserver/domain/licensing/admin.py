@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Customer, License
 from licenseserver.kit.errors import AppError, ErrorCode
@@ -37,20 +37,20 @@ class LicenseCreate(BaseModel):
         return self
 
 
-def _unused_key(session: Session) -> str:
+async def _unused_key(session: AsyncSession) -> str:
     # 36^16 keys make a collision vanishingly rare; checking keeps the unique constraint quiet.
     for _ in range(KEY_ATTEMPTS):
         key = new_license_key()
-        if session.scalar(select(License.id).where(License.license_key == key)) is None:
+        if await session.scalar(select(License.id).where(License.license_key == key)) is None:
             return key
     raise RuntimeError("could not find an unused license key")
 
 
-def create_license(session: Session, data: LicenseCreate) -> License:
-    if session.get(Customer, data.customer_id) is None:
+async def create_license(session: AsyncSession, data: LicenseCreate) -> License:
+    if await session.get(Customer, data.customer_id) is None:
         raise AppError(404, ErrorCode.CUSTOMER_NOT_FOUND, f"Customer {data.customer_id} not found")
     license_row = License(
-        license_key=_unused_key(session),
+        license_key=await _unused_key(session),
         customer_id=data.customer_id,
         license_type=data.license_type,
         valid_from=data.valid_from or utc_today(),
@@ -60,5 +60,5 @@ def create_license(session: Session, data: LicenseCreate) -> License:
         is_active=data.is_active,
     )
     session.add(license_row)
-    session.flush()
+    await session.flush()
     return license_row

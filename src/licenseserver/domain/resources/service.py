@@ -6,7 +6,7 @@ import ipaddress
 import re
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Resource, ResourceHistory
 from licenseserver.db.models.resources import RESOURCE_TYPES
@@ -44,19 +44,19 @@ def normalize_identifier(resource_type: str, identifier: str) -> str:
     return value
 
 
-def add_resources(session: Session, resource_type: str, identifiers: list[str], actor: str) -> list[int]:
+async def add_resources(session: AsyncSession, resource_type: str, identifiers: list[str], actor: str) -> list[int]:
     """Add resources to the pool as available; all or none (a duplicate refuses the whole batch)."""
     values = [normalize_identifier(resource_type, raw) for raw in identifiers]
     if len(set(values)) != len(values):
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "The same identifier is listed twice")
-    existing = session.scalars(
+    existing = (await session.scalars(
         select(Resource.identifier).where(Resource.resource_type == resource_type, Resource.identifier.in_(values))
-    ).all()
+    )).all()
     if existing:
         raise AppError(409, ErrorCode.RESOURCE_CONFLICT, "Already in the pool: " + ", ".join(sorted(existing)))
     resources = [Resource(resource_type=resource_type, identifier=value, status="available") for value in values]
     session.add_all(resources)
-    session.flush()
+    await session.flush()
     session.add_all(ResourceHistory(resource_id=r.id, action="created", actor=actor) for r in resources)
-    session.flush()
+    await session.flush()
     return [r.id for r in resources]
