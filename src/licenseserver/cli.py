@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -30,6 +31,8 @@ app.add_typer(api_key_app, name="api-key")
 app.add_typer(customer_app, name="customer")
 app.add_typer(license_app, name="license")
 app.add_typer(resource_app, name="resource")
+admin_app = typer.Typer(help="Manage staff accounts of the admin panel.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -195,6 +198,23 @@ def resource_add(
     prepare_or_exit(settings)
     ids = run_orm(settings, lambda session: add_resources(session, type, identifiers, CLI_ACTOR))
     print_json({"ids": ids})
+
+
+@admin_app.command("create")
+def admin_create(
+    username: Annotated[str, typer.Argument(help="Log-in name")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Create a staff account; the password comes from standard input, never the command line."""
+    from licenseserver.domain.staff.service import create_admin
+
+    if not password_stdin:
+        raise fail("give the password on standard input with --password-stdin", 2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = settings_or_exit()
+    prepare_or_exit(settings)
+    admin = run_orm(settings, lambda session: create_admin(session, username, password))
+    typer.echo(f"Admin {admin.username!r} created.")
 
 
 if __name__ == "__main__":

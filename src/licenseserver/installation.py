@@ -4,16 +4,20 @@ working installation needs exist (system API key, rate limits)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from licenseserver.config import Settings
-from licenseserver.db.fastpath import Connection, open_database
+from licenseserver.db.fastpath import Connection, Query, open_database
 from licenseserver.db.migrate import upgrade_schema
 from licenseserver.domain.api_key.service import ensure_api_key
 from licenseserver.domain.settings.service import RateLimits, ensure_rate_limits
 
 T = TypeVar("T")
+SECRET_KEY_NAME = "secret_key"  # noqa: S105 (the row name, not a secret)
 
 
 def run_in_transaction(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
@@ -31,6 +35,18 @@ def run_in_transaction(settings: Settings, work: Callable[[Connection], Awaitabl
     return asyncio.run(main())
 
 
+GET_SECRET = Query("SELECT value FROM app_secrets WHERE name = $1")
+INSERT_SECRET_IF_MISSING = Query(
+    "INSERT INTO app_secrets (name, value, created_at) VALUES ($1, $2, {now}) ON CONFLICT (name) DO NOTHING"
+)
+
+
+async def ensure_secret(conn: Connection, name: str) -> str:
+    """A random secret made on first start and shared by every instance through the database."""
+    await conn.execute(INSERT_SECRET_IF_MISSING, name, secrets.token_urlsafe(48))
+    return str(await conn.fetchval(GET_SECRET, name))
+
+
 def prepare_installation(settings: Settings) -> str:
     """Migrate and seed; returns the active system API key."""
     upgrade_schema(settings.database_url)
@@ -38,6 +54,32 @@ def prepare_installation(settings: Settings) -> str:
 
     async def seed(conn: Connection) -> str:
         await ensure_rate_limits(conn, defaults)
+        await ensure_secret(conn, SECRET_KEY_NAME)
         return await ensure_api_key(conn)
 
-    return run_in_transaction(settings, seed)
+    api_key = run_in_transaction(settings, seed)
+    if settings.admin_username and settings.admin_password:
+        ensure_first_admin(settings.database_url, settings.admin_username, settings.admin_password)
+    return api_key
+
+
+def secret_key(settings: Settings) -> str:
+    """SECRET_KEY from the environment, else the one generated on first start."""
+    if settings.secret_key:
+        return settings.secret_key
+    return run_in_transaction(settings, lambda conn: ensure_secret(conn, SECRET_KEY_NAME))
+
+
+def ensure_first_admin(database_url: str, username: str, password: str) -> None:
+    """ADMIN_USERNAME / ADMIN_PASSWORD create the first admin, only while there is none."""
+    from sqlalchemy import func, select
+
+    from licenseserver.db.models import AdminUser
+    from licenseserver.db.orm import run_in_orm_transaction
+    from licenseserver.domain.staff.service import create_admin
+
+    async def create_if_none(session: AsyncSession) -> None:
+        if not await session.scalar(select(func.count()).select_from(AdminUser)):
+            await create_admin(session, username, password)
+
+    run_in_orm_transaction(database_url, create_if_none)

@@ -39,6 +39,8 @@ def announce(settings: Settings, service: str, host: str, port: int, api_key: st
         typer.echo(f"Database:     {settings.database_url}")
     else:
         typer.echo(f"Admin panel:  {url}")
+        typer.echo("Log in:       with a staff account; create one with")
+        typer.echo("              .venv/bin/licenseserver admin create NAME --password-stdin")
 
 
 def serve_services(settings: Settings, service: str, host: str, port: int | None, workers: int, api_key: str) -> None:

@@ -19,7 +19,10 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 TEST_API_KEY = "AF-2026-TESTKEY0TESTKEY0TESTKEY0TESTKEY0"
 TEST_API_RATE_LIMIT = 100_000  # high enough that only the rate-limit tests ever meet it
 DATA_TABLES = (
-    "admin_sessions", "admin_users", "audit_log", "app_secrets",
+    "admin_sessions",
+    "admin_users",
+    "audit_log",
+    "app_secrets",
     "sessions",
     "activations",
     "resource_history",

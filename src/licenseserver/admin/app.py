@@ -1,24 +1,52 @@
-"""The admin panel application. Until the panel's pages land it answers a placeholder page, so
-that `serve admin` and `serve all` already run the full process layout."""
+"""The admin panel application: server-rendered German pages (htmx for interactivity) and the
+reference's JSON endpoints, for the vendor's staff."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
+from licenseserver.admin.errors import install_error_handlers
+from licenseserver.admin.middleware import SecurityHeadersMiddleware, TransactionMiddleware
+from licenseserver.admin.routes import auth, dashboard
+from licenseserver.admin.state import AdminState
+from licenseserver.api.middleware import MetricsMiddleware
 from licenseserver.config import Settings, get_settings
+from licenseserver.installation import SECRET_KEY_NAME, ensure_secret
 
-PLACEHOLDER = """<!doctype html><html lang="de"><head><meta charset="utf-8">
-<title>Lizenzserver Administration</title></head>
-<body><h1>Lizenzserver Administration</h1><p>Das Admin-Panel ist in Vorbereitung.</p></body></html>"""
+STATIC_DIR = Path(__file__).with_name("static")
+ROUTERS = (auth.router, dashboard.router)
 
 
 def create_admin_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="V2 License Server — Admin panel", docs_url=None, redoc_url=None, openapi_url=None)
+    state = AdminState.build(settings, secret_key=settings.secret_key or "")
 
-    @app.get("/", response_class=HTMLResponse)
-    async def placeholder() -> str:
-        return PLACEHOLDER
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await state.lean_db.open()
+        if not state.secret_key:
+            async with state.lean_db.transaction() as conn:
+                state.secret_key = await ensure_secret(conn, SECRET_KEY_NAME)
+        try:
+            yield
+        finally:
+            await state.lean_db.close()
+            await state.engine.dispose()
 
+    app = FastAPI(
+        title="V2 License Server — Admin panel", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.admin = state
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(TransactionMiddleware, state=state)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware, app_name="admin")
     return app

@@ -12,9 +12,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from licenseserver.api.body import invalid_request
 from licenseserver.kit.errors import AppError, ErrorCode, error_body
 from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.validation import invalid_request
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,10 @@ class RateLimiter:
             item = self._items[per_minute] = RateLimitItemPerMinute(per_minute)
         return item
 
+    async def exhausted(self, scope: str, key: str, per_minute: int) -> bool:
+        """True when a further hit would be refused (used to throttle failed log-ins)."""
+        return not await self._limiter.test(self._item(per_minute), scope, key)
+
     async def hit(self, scope: str, key: str, per_minute: int) -> Verdict:
         item = self._item(per_minute)
         if await self._limiter.hit(item, scope, key):

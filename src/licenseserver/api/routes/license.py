@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from licenseserver.api.body import parse_body, parse_value, request_body_doc
 from licenseserver.api.schemas import (
     API_KEY_ERRORS,
     BODY_ERRORS,
@@ -21,6 +20,7 @@ from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyReques
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import ACTIVATIONS, VERIFICATIONS
+from licenseserver.kit.validation import parse_body, parse_value, request_body_doc
 
 router = APIRouter(prefix="/api/license", tags=["License"])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from licenseserver.api.body import parse_body, request_body_doc
 from licenseserver.api.schemas import (
     API_KEY_ERRORS,
     BODY_ERRORS,
@@ -21,6 +20,7 @@ from licenseserver.domain.sessions.schemas import SessionEndRequest, SessionHear
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import SESSIONS_ENDED, SESSIONS_REFUSED, SESSIONS_STARTED
+from licenseserver.kit.validation import parse_body, request_body_doc
 
 router = APIRouter(prefix="/api/license/session", tags=["Sessions"])
 NO_CLIENT = (503, "CLIENT_NOT_CONFIGURED")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from licenseserver.api.body import parse_body, request_body_doc
 from licenseserver.api.schemas import (
     API_KEY_ERRORS,
     BODY_ERRORS,
@@ -18,6 +17,7 @@ from licenseserver.api.state import api_state
 from licenseserver.domain.clients import versions
 from licenseserver.domain.clients.schemas import VersionCheckRequest
 from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.validation import parse_body, request_body_doc
 
 router = APIRouter(prefix="/api/version", tags=["Versions"])
 NO_CLIENT = (503, "CLIENT_NOT_CONFIGURED")

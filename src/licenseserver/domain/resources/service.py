@@ -49,9 +49,11 @@ async def add_resources(session: AsyncSession, resource_type: str, identifiers: 
     values = [normalize_identifier(resource_type, raw) for raw in identifiers]
     if len(set(values)) != len(values):
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "The same identifier is listed twice")
-    existing = (await session.scalars(
-        select(Resource.identifier).where(Resource.resource_type == resource_type, Resource.identifier.in_(values))
-    )).all()
+    existing = (
+        await session.scalars(
+            select(Resource.identifier).where(Resource.resource_type == resource_type, Resource.identifier.in_(values))
+        )
+    ).all()
     if existing:
         raise AppError(409, ErrorCode.RESOURCE_CONFLICT, "Already in the pool: " + ", ".join(sorted(existing)))
     resources = [Resource(resource_type=resource_type, identifier=value, status="available") for value in values]

@@ -1,0 +1,90 @@
+"""The panel's one mapping from exceptions to answers: the contract's JSON error body for its
+JSON endpoints, a rendered error page (or the log-in redirect) for its pages."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from licenseserver.admin.deps import CsrfFailedError, NotAuthenticatedError, wants_json
+from licenseserver.admin.rendering import render
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.jsonresp import JsonResponse
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.PAYLOAD_TOO_LARGE}
+GERMAN_TITLES = {
+    400: "Ungültige Eingabe",
+    401: "Nicht angemeldet",
+    403: "Zugriff verweigert",
+    404: "Nicht gefunden",
+    405: "Methode nicht erlaubt",
+    409: "Konflikt",
+    429: "Zu viele Anfragen",
+    500: "Interner Fehler",
+}
+
+
+def answer_error(request: Request, error: AppError) -> Response:
+    if wants_json(request):
+        return JsonResponse(error.body(), status_code=error.status)
+    context = {"status": error.status, "title": GERMAN_TITLES.get(error.status, "Fehler"), "message": error.message}
+    return render(request, "error.html", context, status_code=error.status)
+
+
+async def on_app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return answer_error(request, exc)
+
+
+async def on_not_authenticated(request: Request, _exc: Exception) -> Response:
+    if wants_json(request):
+        return answer_error(request, AppError(401, ErrorCode.NOT_AUTHENTICATED, "Not logged in"))
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+async def on_csrf_failed(request: Request, _exc: Exception) -> Response:
+    return answer_error(request, AppError(403, ErrorCode.CSRF_FAILED, "CSRF token missing or wrong"))
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
+    message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+    return answer_error(request, AppError(exc.status_code, code, message))
+
+
+async def on_request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")),
+            "message": str(err.get("msg", "")),
+        }
+        for err in exc.errors()
+    ]
+    first = details[0] if details else {"field": "", "message": "invalid"}
+    message = f"Invalid request: {first['field']}: {first['message']}"
+    return answer_error(request, AppError(400, ErrorCode.VALIDATION_ERROR, message, details=details))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc)
+    return answer_error(request, AppError(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(NotAuthenticatedError, on_not_authenticated)
+    app.add_exception_handler(CsrfFailedError, on_csrf_failed)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_request_validation)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,86 @@
+"""Pure ASGI middleware of the admin panel: security headers and the request's transaction."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from licenseserver.admin.state import AdminState
+from licenseserver.kit.errors import ErrorCode, error_body
+
+log = logging.getLogger(__name__)
+
+# No inline script or style anywhere: everything the pages run comes from /static.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                if scope.get("scheme") == "https":
+                    headers.append(HSTS)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class TransactionMiddleware:
+    """One ORM session per request. It commits just before the response starts when the status
+    is below 400 (or a route asked to keep its writes, e.g. a failed log-in's audit entry), so a
+    2xx is only ever sent for committed work; otherwise it rolls back."""
+
+    def __init__(self, app: ASGIApp, state: AdminState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        async with self.state.sessions() as session:
+            scope.setdefault("state", {})["db"] = session
+
+            async def finish_then_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    keep = message["status"] < 400 or scope["state"].get("keep_writes", False)
+                    try:
+                        await (session.commit() if keep else session.rollback())
+                    except Exception:
+                        log.exception("commit failed")
+                        await session.rollback()
+                        body = orjson.dumps(error_body(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))
+                        message = {
+                            "type": "http.response.start",
+                            "status": 500,
+                            "headers": [(b"content-type", b"application/json")],
+                        }
+                        await send(message)
+                        await send({"type": "http.response.body", "body": body})
+                        raise
+                await send(message)
+
+            await self.app(scope, receive, finish_then_send)

@@ -1,0 +1,44 @@
+// Panel behaviour without inline script (CSP: script-src 'self').
+(function () {
+  "use strict";
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+  // htmx requests carry the CSRF token like every other unsafe request.
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+  // Forms and buttons marked data-confirm ask before they act.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  }, true);
+  // Checkbox "select all" for bulk actions.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.matches && box.matches("input[data-select-all]")) {
+      document.querySelectorAll(box.getAttribute("data-select-all")).forEach(function (other) {
+        other.checked = box.checked;
+      });
+    }
+  });
+  // Searchable customer select (Select2-style), fed by /api/customers.
+  function enhanceSelects(root) {
+    if (!window.TomSelect) { return; }
+    root.querySelectorAll("select[data-customer-select]").forEach(function (select) {
+      if (select.tomselect) { return; }
+      new window.TomSelect(select, {
+        valueField: "id", labelField: "text", searchField: "text", maxOptions: 50, preload: "focus",
+        load: function (query, callback) {
+          fetch("/api/customers?q=" + encodeURIComponent(query), { credentials: "same-origin" })
+            .then(function (response) { return response.json(); })
+            .then(function (data) { callback(data.results); })
+            .catch(function () { callback(); });
+        }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { enhanceSelects(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { enhanceSelects(event.target); });
+})();

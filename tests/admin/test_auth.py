@@ -1,0 +1,92 @@
+"""Log-in, log-out, sessions and the security rules every panel response follows."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, csrf_of, log_in, make_staff
+from tests.support.world import TestWorld
+
+
+def test_pages_redirect_to_login_when_logged_out(panel: TestClient) -> None:
+    response = panel.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/"
+
+
+def test_login_then_dashboard_then_logout(world: TestWorld, panel: TestClient) -> None:
+    make_staff(world)
+    csrf = log_in(panel)
+    page = panel.get("/")
+    assert page.status_code == 200
+    assert "Dashboard" in page.text and "Abmelden" in page.text
+    assert panel.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    assert panel.get("/", follow_redirects=False).status_code == 303
+    assert world.scalar("SELECT COUNT(*) FROM admin_sessions") == 0
+    actions = [r["action"] for r in world.rows("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["login", "logout"]
+
+
+def test_wrong_password_is_refused_and_audited(world: TestWorld, panel: TestClient) -> None:
+    make_staff(world)
+    form = panel.get("/login")
+    response = panel.post(
+        "/login", data={"username": STAFF_USERNAME, "password": "wrong-password", "csrf_token": csrf_of(form.text)}
+    )
+    assert response.status_code == 401
+    assert "Anmeldung fehlgeschlagen" in response.text
+    assert world.scalar("SELECT COUNT(*) FROM admin_sessions") == 0
+    entry = world.rows("SELECT actor, action FROM audit_log")
+    assert entry == [{"actor": STAFF_USERNAME, "action": "login_failed"}]
+    assert STAFF_PASSWORD not in str(world.rows("SELECT * FROM audit_log"))
+
+
+def test_login_without_csrf_is_refused(world: TestWorld, panel: TestClient) -> None:
+    make_staff(world)
+    panel.get("/login")
+    response = panel.post("/login", data={"username": STAFF_USERNAME, "password": STAFF_PASSWORD})
+    assert response.status_code == 403
+    assert world.scalar("SELECT COUNT(*) FROM admin_sessions") == 0
+
+
+def test_login_is_throttled_before_the_password_is_checked(world: TestWorld, panel: TestClient) -> None:
+    make_staff(world)
+    csrf = csrf_of(panel.get("/login").text)
+    statuses = [
+        panel.post(
+            "/login", data={"username": STAFF_USERNAME, "password": "nope-nope-nope", "csrf_token": csrf}
+        ).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+    # Even the right password is refused while the throttle holds.
+    right = panel.post("/login", data={"username": STAFF_USERNAME, "password": STAFF_PASSWORD, "csrf_token": csrf})
+    assert right.status_code == 429
+
+
+def test_security_headers_on_every_response(panel: TestClient) -> None:
+    for path in ("/login", "/", "/static/app.css", "/no-such-page"):
+        headers = panel.get(path, follow_redirects=False).headers
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "same-origin"
+
+
+def test_session_cookie_flags(world: TestWorld, panel: TestClient) -> None:
+    make_staff(world)
+    form = panel.get("/login")
+    response = panel.post(
+        "/login",
+        data={"username": STAFF_USERNAME, "password": STAFF_PASSWORD, "csrf_token": csrf_of(form.text)},
+        follow_redirects=False,
+    )
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_logout_without_csrf_is_refused(staff_panel: TestClient) -> None:
+    del staff_panel.headers["X-CSRF-Token"]
+    assert staff_panel.post("/logout").status_code == 403
+    assert staff_panel.get("/", follow_redirects=False).status_code == 200
