@@ -12,14 +12,42 @@ from fastapi.staticfiles import StaticFiles
 
 from licenseserver.admin.errors import install_error_handlers
 from licenseserver.admin.middleware import SecurityHeadersMiddleware, TransactionMiddleware
-from licenseserver.admin.routes import auth, dashboard
+from licenseserver.admin.routes import (
+    account,
+    administration,
+    audit,
+    auth,
+    customers,
+    dashboard,
+    license_detail,
+    licenses,
+    live_sessions,
+    resources,
+    search,
+)
 from licenseserver.admin.state import AdminState
 from licenseserver.api.middleware import MetricsMiddleware
 from licenseserver.config import Settings, get_settings
 from licenseserver.installation import SECRET_KEY_NAME, ensure_secret
 
 STATIC_DIR = Path(__file__).with_name("static")
-ROUTERS = (auth.router, dashboard.router)
+# licenses before license_detail: `/licenses/new` must match before `/licenses/{license_id}`.
+ROUTERS = tuple(
+    module.router
+    for module in (
+        auth,
+        dashboard,
+        customers,
+        licenses,
+        license_detail,
+        live_sessions,
+        resources,
+        search,
+        administration,
+        audit,
+        account,
+    )
+)
 
 
 def create_admin_app(settings: Settings | None = None) -> FastAPI:

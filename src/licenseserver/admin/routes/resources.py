@@ -1,0 +1,7 @@
+"""Admin panel routes (resources)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
