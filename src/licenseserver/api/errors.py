@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from licenseserver.kit.errors import AppError, ErrorCode, error_body
@@ -75,6 +75,11 @@ async def on_integrity_error(_request: Request, exc: Exception) -> Response:
     return _json(409, error_body(409, ErrorCode.CONFLICT, "Conflicting concurrent change, retry"))
 
 
+async def on_client_disconnect(_request: Request, _exc: Exception) -> Response:
+    # The client hung up while sending its body: nobody reads this answer, and it is no error of ours.
+    return Response(status_code=400)
+
+
 async def on_unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
     return _json(500, error_body(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))
@@ -88,6 +93,7 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, on_database_unavailable)
     app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, on_integrity_error)
     app.add_exception_handler(sqlite3.IntegrityError, on_integrity_error)
+    app.add_exception_handler(ClientDisconnect, on_client_disconnect)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from licenseserver.api.schemas import (
@@ -80,7 +80,13 @@ async def verify(request: Request) -> Response:
     summary="License information with its activations",
     response_model=InfoResponse,
     responses=errors(*API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS, (404, "LICENSE_NOT_FOUND")),
+    openapi_extra={
+        "parameters": [
+            {"name": "license_key", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 19}}
+        ]
+    },
 )
-async def info(request: Request, license_key: str = Path(max_length=64)) -> Response:
-    key = parse_value(VerifyRequest, {"license_key": license_key, "hardware_hash": "-"}).license_key
+async def info(request: Request) -> Response:
+    raw_key = request.path_params["license_key"]
+    key = parse_value(VerifyRequest, {"license_key": raw_key, "hardware_hash": "-"}).license_key
     return JsonResponse(await service.license_info(api_state(request).db, key))
