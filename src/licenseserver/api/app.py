@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from licenseserver.api.errors import install_error_handlers
 from licenseserver.api.middleware import PROTECTED_PREFIX, ApiGuardMiddleware, MetricsMiddleware
@@ -71,6 +72,15 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+class ClientRoute(Route):
+    """A plain Starlette route that names itself in the scope, as FastAPI's routes do, so the
+    metrics label requests by route template."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
+
+
 def serve_client_endpoints_with_starlette(app: FastAPI, routers: tuple[APIRouter, ...]) -> None:
     """Route `/api/...` requests with plain Starlette routes placed in front of FastAPI's.
 
@@ -80,7 +90,7 @@ def serve_client_endpoints_with_starlette(app: FastAPI, routers: tuple[APIRouter
     /openapi.json and /docs still describe every operation from the same declarations.
     """
     fast_routes: list[BaseRoute] = [
-        Route(route.path, route.endpoint, methods=sorted(route.methods or ()), name=route.name)
+        ClientRoute(route.path, route.endpoint, methods=sorted(route.methods or ()), name=route.name)
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute)
