@@ -3,7 +3,6 @@ working installation needs exist (system API key, rate limits)."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -15,6 +14,7 @@ from licenseserver.db.fastpath import Connection, Query, open_database
 from licenseserver.db.migrate import upgrade_schema
 from licenseserver.domain.api_key.service import ensure_api_key
 from licenseserver.domain.settings.service import RateLimits, ensure_rate_limits
+from licenseserver.kit.blocking import run_blocking
 
 T = TypeVar("T")
 SECRET_KEY_NAME = "secret_key"  # noqa: S105 (the row name, not a secret)
@@ -32,7 +32,7 @@ def run_in_transaction(settings: Settings, work: Callable[[Connection], Awaitabl
         finally:
             await db.close()
 
-    return asyncio.run(main())
+    return run_blocking(main)
 
 
 GET_SECRET = Query("SELECT value FROM app_secrets WHERE name = $1")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from licenseserver.db.engine import make_async_engine
+from licenseserver.kit.blocking import run_blocking
 
 T = TypeVar("T")
 
@@ -28,4 +28,4 @@ async def in_transaction(database_url: str, work: Callable[[AsyncSession], Await
 
 def run_in_orm_transaction(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """From synchronous code (the CLI, test set-up): run `work` and commit, or roll back."""
-    return asyncio.run(in_transaction(database_url, work))
+    return run_blocking(lambda: in_transaction(database_url, work))

@@ -1,0 +1,124 @@
+"""Browser tests: the real admin panel and License API as server processes on one database,
+driven by Debian's Chromium through Playwright (no browser download)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, make_staff
+from tests.conftest import free_port
+from tests.support.world import TestWorld
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@dataclass
+class Servers:
+    api_url: str
+    admin_url: str
+
+
+def _start(app_factory: str, port: int, world: TestWorld) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": world.database_url,
+        "SECRET_KEY": "browser-test-secret",
+        "CLIENT_CONFIG_CACHE_SECONDS": "0",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        app_factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-proxy-headers",
+    ]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"server for {url} exited early"
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.fixture
+def servers(pg_world: TestWorld) -> Iterator[Servers]:
+    """License API and admin panel processes on a fresh PostgreSQL database with one staff user."""
+    make_staff(pg_world)
+    api_port, admin_port = free_port(), free_port()
+    processes = [
+        _start("licenseserver.api.app:create_api_app", api_port, pg_world),
+        _start("licenseserver.admin.app:create_admin_app", admin_port, pg_world),
+    ]
+    try:
+        _wait(f"http://127.0.0.1:{api_port}/health", processes[0])
+        _wait(f"http://127.0.0.1:{admin_port}/login", processes[1])
+        yield Servers(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{admin_port}")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 850}, locale="de-DE")
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def log_in(page: Page, servers: Servers, username: str = STAFF_USERNAME, password: str = STAFF_PASSWORD) -> None:
+    page.goto(f"{servers.admin_url}/login")
+    page.get_by_label("Benutzername").fill(username)
+    page.get_by_label("Passwort").fill(password)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_url(f"{servers.admin_url}/")
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

@@ -1,0 +1,26 @@
+"""Staff log in through the real page in Chromium and see the dashboard."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Servers, log_in, screenshot
+
+
+def test_login_shows_dashboard(page: Page, servers: Servers) -> None:
+    page.goto(f"{servers.admin_url}/")
+    expect(page).to_have_url(f"{servers.admin_url}/login?next=/")
+    screenshot(page, "login")
+    log_in(page, servers)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_text("Aktivierungen der letzten 30 Tage")).to_be_visible()
+    screenshot(page, "dashboard")
+
+
+def test_wrong_password_stays_on_login(page: Page, servers: Servers) -> None:
+    log_in_page = f"{servers.admin_url}/login"
+    page.goto(log_in_page)
+    page.get_by_label("Benutzername").fill("rac00n")
+    page.get_by_label("Passwort").fill("not-the-password")
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("alert")).to_contain_text("Anmeldung fehlgeschlagen")
