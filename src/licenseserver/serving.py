@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.config import Settings
 
@@ -38,9 +39,27 @@ def announce(settings: Settings, service: str, host: str, port: int, api_key: st
         typer.echo(f"API key:      {api_key}")
         typer.echo(f"Database:     {settings.database_url}")
     else:
-        typer.echo(f"Admin panel:  {url}")
-        typer.echo("Log in:       with a staff account; create one with")
-        typer.echo("              .venv/bin/licenseserver admin create NAME --password-stdin")
+        typer.echo(f"Admin panel:  {url}/login")
+        staff = staff_usernames(settings)
+        if staff:
+            typer.echo(f"Log in:       as {', '.join(staff)} with your password")
+        else:
+            typer.echo("Log in:       no staff account yet. Create one (the password is read from stdin):")
+            typer.echo("              .venv/bin/licenseserver admin create NAME --password-stdin")
+            typer.echo("              or start once with ADMIN_USERNAME and ADMIN_PASSWORD set.")
+
+
+def staff_usernames(settings: Settings, limit: int = 3) -> list[str]:
+    from sqlalchemy import select
+
+    from licenseserver.db.models import AdminUser
+    from licenseserver.db.orm import run_in_orm_transaction
+
+    async def read(session: AsyncSession) -> list[str]:
+        query = select(AdminUser.username).where(AdminUser.is_active).order_by(AdminUser.id).limit(limit)
+        return list((await session.scalars(query)).all())
+
+    return run_in_orm_transaction(settings.database_url, read)
 
 
 def serve_services(settings: Settings, service: str, host: str, port: int | None, workers: int, api_key: str) -> None:

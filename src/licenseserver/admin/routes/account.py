@@ -1,7 +1,165 @@
-"""Admin panel routes (account)."""
+"""The logged-in staff member's own account: password change and the TOTP second factor.
+
+During enrolment the new secret travels in a signed hidden field (HMAC-SHA256 with the panel's
+secret key, bound to the admin and the start time); it is stored, encrypted, only once a code
+from the authenticator proves it was scanned. The QR code is drawn here, as inline SVG.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request
+from markupsafe import Markup
+from starlette.responses import RedirectResponse, Response
+
+from licenseserver.admin.deps import Db, Staff, actor_of, request_address
+from licenseserver.admin.formdata import form_fields
+from licenseserver.admin.rendering import render
+from licenseserver.admin.state import admin_state
+from licenseserver.db.models import AdminUser
+from licenseserver.domain.audit.service import record
+from licenseserver.domain.staff import account
+from licenseserver.domain.staff.service import StaffSession, enable_totp, new_totp_secret, totp_uri
+from licenseserver.kit.errors import AppError, ErrorCode
 
 router = APIRouter()
+CODE_PATTERN = re.compile(r"^\d{6}$")
+STYLE_ATTRIBUTE = re.compile(r"\sstyle=\"[^\"]*\"")
+SAVED_MESSAGES = {
+    "password": "Das Passwort wurde geändert. Andere Anmeldungen dieses Kontos wurden beendet.",
+    "totp_enabled": "Die Zwei-Faktor-Anmeldung ist eingerichtet.",
+    "totp_disabled": "Die Zwei-Faktor-Anmeldung wurde ausgeschaltet.",
+}
+
+
+def _totp_on(admin: AdminUser) -> bool:
+    return bool(admin.totp_secret_encrypted)
+
+
+def _account_page(request: Request, staff: StaffSession, error: str = "", status: int = 200) -> Response:
+    context = {
+        "admin": staff.admin,
+        "totp_on": _totp_on(staff.admin),
+        "error": error,
+        "saved": SAVED_MESSAGES.get(request.query_params.get("saved", ""), ""),
+    }
+    return render(request, "account/index.html", context, status_code=status)
+
+
+@router.get("/account")
+async def account_overview(request: Request, staff: Staff) -> Response:
+    return _account_page(request, staff)
+
+
+def _throttle_keys(request: Request, staff: StaffSession) -> tuple[str, ...]:
+    # The log-in throttle's keys: a stolen session cookie must not become an unthrottled way to
+    # guess the password.
+    return (f"address:{request_address(request)}", f"user:{staff.admin.username.lower()}")
+
+
+async def _check_password(request: Request, staff: StaffSession, password: str) -> None:
+    state = admin_state(request)
+    per_minute = (await state.rate_limits.get()).login_per_minute
+    keys = _throttle_keys(request, staff)
+    if any([await state.login_throttle.exhausted("login", key, per_minute) for key in keys]):
+        raise AppError(429, ErrorCode.RATE_LIMITED, "Zu viele Versuche. Bitte warten Sie eine Minute.")
+    try:
+        account.require_password(staff.admin, password)
+    except AppError:
+        for key in keys:
+            await state.login_throttle.hit("login", key, per_minute)
+        raise
+
+
+async def _locked_admin(db: Db, staff: StaffSession) -> AdminUser:
+    """The admin row, locked (on PostgreSQL) so that two requests cannot interleave changes."""
+    await db.refresh(staff.admin, with_for_update=True)
+    return staff.admin
+
+
+@router.post("/account/password")
+async def change_password(request: Request, db: Db, staff: Staff) -> Response:
+    fields = await form_fields(request)
+    admin = await _locked_admin(db, staff)
+    current, new = fields.get("current_password", ""), fields.get("new_password", "")
+    try:
+        account.validate_new_password(new, fields.get("new_password_repeat", ""))
+        await _check_password(request, staff, current)
+        await account.set_password(db, admin, new, keep_session_id=staff.record.id)
+    except AppError as exc:
+        if exc.status != 400:
+            raise
+        return _account_page(request, staff, exc.message, exc.status)
+    await record(db, actor_of(request, staff), "password_changed", "admin_user", admin.id)
+    return RedirectResponse("/account?saved=password", status_code=303)
+
+
+def _qr_svg(uri: str) -> Markup:
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=4, light="#fff", svgclass="totp-qr-code", title="QR-Code für die Authenticator-App"
+    )
+    # The CSP allows no style attributes; segno writes none today, and this keeps it that way.
+    return Markup(STYLE_ATTRIBUTE.sub("", svg))  # noqa: S704  (segno's own output, our own input)
+
+
+def _enrolment_page(
+    request: Request, staff: StaffSession, token: str, secret: str, error: str = "", status: int = 200
+) -> Response:
+    context: dict[str, Any] = {
+        "enrolment": token,
+        "secret_groups": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "qr_svg": _qr_svg(totp_uri(secret, staff.admin.username)),
+        "error": error,
+    }
+    return render(request, "account/totp.html", context, status_code=status)
+
+
+@router.get("/account/totp")
+async def totp_enrolment(request: Request, staff: Staff) -> Response:
+    if _totp_on(staff.admin):
+        return RedirectResponse("/account", status_code=303)
+    secret = new_totp_secret()
+    token = account.sign_enrolment(admin_state(request).secret_key, staff.admin.id, secret)
+    return _enrolment_page(request, staff, token, secret)
+
+
+@router.post("/account/totp")
+async def confirm_totp(request: Request, db: Db, staff: Staff) -> Response:
+    fields = await form_fields(request)
+    admin = await _locked_admin(db, staff)
+    if _totp_on(admin):
+        raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist bereits eingerichtet.")
+    secret_key = admin_state(request).secret_key
+    token = fields.get("enrolment", "")
+    secret = account.open_enrolment(secret_key, admin.id, token)
+    if secret is None:
+        message = "Die Einrichtung ist abgelaufen oder ungültig. Bitte beginnen Sie sie neu."
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, message)
+    code = fields.get("code", "").replace(" ", "")
+    if not CODE_PATTERN.match(code) or not await enable_totp(db, secret_key, admin, secret, code):
+        message = "Der Code ist falsch. Bitte den aktuellen 6-stelligen Code der App eingeben."
+        return _enrolment_page(request, staff, token, secret, message, 400)
+    actor = actor_of(request, staff)
+    await record(db, actor, "totp_enabled", "admin_user", admin.id, {"totp_enabled": False}, {"totp_enabled": True})
+    return RedirectResponse("/account?saved=totp_enabled", status_code=303)
+
+
+@router.post("/account/totp/disable")
+async def disable_totp(request: Request, db: Db, staff: Staff) -> Response:
+    fields = await form_fields(request)
+    admin = await _locked_admin(db, staff)
+    if not _totp_on(admin):
+        raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet.")
+    try:
+        await _check_password(request, staff, fields.get("password", ""))
+    except AppError as exc:
+        if exc.status != 400:
+            raise
+        return _account_page(request, staff, exc.message, exc.status)
+    await account.turn_off_totp(db, admin)
+    actor = actor_of(request, staff)
+    await record(db, actor, "totp_disabled", "admin_user", admin.id, {"totp_enabled": True}, {"totp_enabled": False})
+    return RedirectResponse("/account?saved=totp_disabled", status_code=303)

@@ -1,0 +1,75 @@
+"""HTML forms of the panel: read the posted fields, validate them with a pydantic model, and say
+what is wrong in German, so a refused form can be shown again with its values and the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from starlette.requests import Request
+
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.validation import validation_details
+
+M = TypeVar("M", bound=BaseModel)
+
+GERMAN_ERRORS = {
+    "missing": "fehlt",
+    "int_parsing": "muss eine ganze Zahl sein",
+    "int_type": "muss eine ganze Zahl sein",
+    "int_from_float": "muss eine ganze Zahl sein",
+    "greater_than_equal": "muss mindestens {ge} sein",
+    "greater_than": "muss größer als {gt} sein",
+    "less_than_equal": "darf höchstens {le} sein",
+    "less_than": "muss kleiner als {lt} sein",
+    "string_too_short": "darf nicht leer sein",
+    "string_too_long": "darf höchstens {max_length} Zeichen lang sein",
+    "string_type": "muss Text sein",
+    "date_parsing": "muss ein Datum sein (JJJJ-MM-TT)",
+    "date_from_datetime_parsing": "muss ein Datum sein (JJJJ-MM-TT)",
+    "date_from_datetime_inexact": "muss ein Datum sein (JJJJ-MM-TT)",
+    "date_type": "muss ein Datum sein (JJJJ-MM-TT)",
+}
+# Messages of validators shared with the License API, which answers in English.
+GERMAN_VALUE_ERRORS = {"must be a version such as 1.2.0": "muss eine Versionsnummer wie 1.2.0 sein"}
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted text fields (the CSRF token left out). A file where text belongs is bad input."""
+    form = await request.form()
+    fields: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if not isinstance(value, str):
+            raise AppError(400, ErrorCode.VALIDATION_ERROR, f"Ungültige Eingabe: {name} muss Text sein")
+        if name != "csrf_token":
+            fields[name] = value
+    return fields
+
+
+def _german(error: ErrorDetails, labels: Mapping[str, str]) -> str:
+    field = ".".join(str(part) for part in error["loc"])
+    label = labels.get(field, field) if field else "Eingabe"
+    if error["type"] == "value_error":
+        raw = error["msg"].removeprefix("Value error, ")
+        return f"{label}: {GERMAN_VALUE_ERRORS.get(raw, raw)}"
+    template = GERMAN_ERRORS.get(error["type"])
+    if template is None:
+        return f"{label}: ungültig ({error['msg']})"
+    return f"{label}: {template.format(**error.get('ctx', {}))}"
+
+
+def parse_form(model: type[M], fields: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> M:
+    """The validated model, or a 400 VALIDATION_ERROR whose message names the first bad field."""
+    for name, value in fields.items():
+        # No text column can hold NUL (PostgreSQL refuses it): bad input on every backend.
+        if isinstance(value, str) and "\x00" in value:
+            message = f"Ungültige Eingabe – {(labels or {}).get(name, name)}: darf keine NUL-Zeichen enthalten"
+            raise AppError(400, ErrorCode.VALIDATION_ERROR, message)
+    try:
+        return model.model_validate(dict(fields))
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        message = "Ungültige Eingabe – " + _german(errors[0], labels or {})
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, message, details=validation_details(exc)) from None
