@@ -1,7 +1,234 @@
-"""Admin panel routes (license_detail)."""
+"""A license's page: its data and customer, its devices, sessions and resources, and the staff
+actions on them; plus the reference's device and license-resource JSON endpoints.
+
+The page's forms post normally and redirect back (303); a refused action shows the page again
+with the reason and the refusal's status, so the request's transaction rolls back.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.paging import MAX_PAGE, Page
+from licenseserver.admin.rendering import render
+from licenseserver.admin.routes.live_sessions import end_session_audited
+from licenseserver.admin.routes.resources import allocate_audited
+from licenseserver.db.models.resources import RESOURCE_TYPES
+from licenseserver.domain.audit.service import record
+from licenseserver.domain.devices import service as devices
+from licenseserver.domain.devices.schemas import RegisterDevice
+from licenseserver.domain.resources import queries as pool
+from licenseserver.domain.resources import service as resources
+from licenseserver.domain.resources.schemas import AllocateBody, AllocateByTypeForm
+from licenseserver.domain.sessions import admin as sessions
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.timefmt import utc_today
+from licenseserver.kit.validation import parse_body
 
 router = APIRouter()
+
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+SESSIONS_PER_PAGE = 20
+FREE_CHOICES = 200  # free resources offered for picking one by one; "type and count" covers more
+DONE_MESSAGES = {
+    "device_registered": "Gerät registriert.",
+    "device_deactivated": "Gerät deaktiviert.",
+    "session_ended": "Sitzung beendet.",
+    "resources_allocated": "Ressourcen zugewiesen.",
+    "resource_released": "Ressource freigegeben.",
+}
+DEVICE_LABELS = {"hardware_hash": "Hardware-Hash", "machine_name": "Rechnername", "app_version": "App-Version"}
+ALLOCATE_LABELS = {"resource_type": "Typ", "count": "Anzahl", "resource_ids": "Ressourcen"}
+
+
+def license_status(lic: Any) -> tuple[str, str]:
+    """German label and badge class of the license's state today."""
+    today = utc_today()
+    if not lic.is_active:
+        return "Deaktiviert", "off"
+    if lic.valid_from > today:
+        return "Noch nicht gültig", "warn"
+    if lic.valid_until is not None and lic.valid_until < today:
+        return "Abgelaufen", "bad"
+    return "Aktiv", "ok"
+
+
+def duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+async def _page(
+    request: Request, db: Db, license_id: int, sessions_page: int = 1, error: AppError | None = None
+) -> Response:
+    overview = await devices.license_overview(db, license_id)
+    offset = (sessions_page - 1) * SESSIONS_PER_PAGE
+    session_rows, session_total = await sessions.sessions_of_license(db, license_id, SESSIONS_PER_PAGE, offset)
+    device_rows = await devices.devices_of_license(db, license_id)
+    context = {
+        "lic": overview.license,
+        "customer": overview.customer,
+        "status": license_status(overview.license),
+        "devices": device_rows,
+        "active_devices": sum(1 for d in device_rows if d.is_active),
+        "sessions": session_rows,
+        "sessions_page": Page(sessions_page, session_total, SESSIONS_PER_PAGE, param_name="sessions_page"),
+        "resources": await pool.resources_of_license(db, license_id),
+        "free_counts": await pool.free_counts(db),
+        "free_resources": await pool.free_resources(db, None, FREE_CHOICES),
+        "resource_types": RESOURCE_TYPES,
+        "duration": duration,
+        "done": DONE_MESSAGES.get(request.query_params.get("done", "")),
+        "error": error.message if error else None,
+    }
+    return render(request, "licenses/detail.html", context, status_code=error.status if error else 200)
+
+
+async def _form_action(
+    request: Request, db: Db, license_id: int, action: Callable[[], Awaitable[str]], anchor: str
+) -> Response:
+    """Run a form's action; back to the page with its notice, or the page with the refusal."""
+    try:
+        # A savepoint: a refused action is undone before the page is drawn again, so the page
+        # never shows half of it (the request's transaction rolls back at the end anyway).
+        async with db.begin_nested():
+            done = await action()
+    except AppError as refusal:
+        if refusal.code == ErrorCode.LICENSE_NOT_FOUND:
+            raise
+        return await _page(request, db, license_id, error=refusal)
+    return RedirectResponse(f"/licenses/{license_id}?done={done}#{anchor}", status_code=303)
+
+
+@router.get("/licenses/{license_id}")
+async def license_page(
+    request: Request, db: Db, staff: Staff, license_id: Id, sessions_page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
+) -> Response:
+    return await _page(request, db, license_id, sessions_page)
+
+
+# ---- devices -------------------------------------------------------------------------------
+
+
+async def _register(request: Request, db: Db, staff: Staff, license_id: int, body: RegisterDevice) -> int:
+    outcome = await devices.register_device(db, license_id, body.hardware_hash, body.machine_name, body.app_version)
+    row = outcome.activation
+    after = {
+        "license_id": license_id,
+        "hardware_hash": row["hardware_hash"],
+        "machine_name": row["machine_name"],
+        "app_version": row["app_version"],
+        "already_active": outcome.already_active,
+    }
+    await record(db, actor_of(request, staff), "device_register", "device", row["id"], after=after)
+    return int(row["id"])
+
+
+async def _deactivate(request: Request, db: Db, staff: Staff, license_id: int, device_id: int) -> None:
+    outcome = await devices.deactivate_device(db, license_id, device_id)
+    after = {"is_active": False, "ended_session_id": outcome.ended_session_id}
+    await record(
+        db, actor_of(request, staff), "device_deactivate", "device", device_id, before=outcome.device, after=after
+    )
+
+
+@router.get("/api/license/{license_id}/devices")
+async def devices_json(db: Db, staff: Staff, license_id: Id) -> Response:
+    await devices.license_key_of(db, license_id)  # 404 for an unknown license
+    rows = await devices.devices_of_license(db, license_id)
+    return JsonResponse({"devices": [devices.device_json(d) for d in rows]})
+
+
+@router.post("/api/license/{license_id}/register-device")
+async def register_device_json(request: Request, db: Db, staff: Staff, license_id: Id) -> Response:
+    body = await parse_body(request, RegisterDevice)
+    device_id = await _register(request, db, staff, license_id, body)
+    return JsonResponse({"success": True, "device_id": device_id, "message": "Device registered successfully"})
+
+
+@router.post("/api/license/{license_id}/deactivate-device/{device_id}")
+async def deactivate_device_json(request: Request, db: Db, staff: Staff, license_id: Id, device_id: Id) -> Response:
+    await _deactivate(request, db, staff, license_id, device_id)
+    return JsonResponse({"success": True, "message": "Device deactivated successfully"})
+
+
+@router.post("/licenses/{license_id}/devices")
+async def register_device_form(request: Request, db: Db, staff: Staff, license_id: Id) -> Response:
+    async def action() -> str:
+        body = parse_form(RegisterDevice, await form_fields(request), DEVICE_LABELS)
+        await _register(request, db, staff, license_id, body)
+        return "device_registered"
+
+    return await _form_action(request, db, license_id, action, "geraete")
+
+
+@router.post("/licenses/{license_id}/devices/{device_id}/deactivate")
+async def deactivate_device_form(request: Request, db: Db, staff: Staff, license_id: Id, device_id: Id) -> Response:
+    async def action() -> str:
+        await _deactivate(request, db, staff, license_id, device_id)
+        return "device_deactivated"
+
+    return await _form_action(request, db, license_id, action, "geraete")
+
+
+# ---- sessions ------------------------------------------------------------------------------
+
+
+@router.post("/licenses/{license_id}/sessions/{session_id}/end")
+async def end_session_form(request: Request, db: Db, staff: Staff, license_id: Id, session_id: Id) -> Response:
+    async def action() -> str:
+        await devices.license_key_of(db, license_id)
+        await end_session_audited(request, db, staff, session_id, license_id)
+        return "session_ended"
+
+    return await _form_action(request, db, license_id, action, "sitzungen")
+
+
+# ---- resources -----------------------------------------------------------------------------
+
+
+@router.get("/api/license/{license_id}/resources")
+async def license_resources_json(db: Db, staff: Staff, license_id: Id) -> Response:
+    await devices.license_key_of(db, license_id)  # 404 for an unknown license
+    rows = await pool.resources_of_license(db, license_id)
+    return JsonResponse({"resources": [pool.license_resource_json(r) for r in rows]})
+
+
+@router.post("/licenses/{license_id}/resources/allocate")
+async def allocate_form(request: Request, db: Db, staff: Staff, license_id: Id) -> Response:
+    """Either the resources picked one by one (`resource_ids`, repeated) or `count` of a type."""
+
+    async def action() -> str:
+        form = await request.form()
+        picked = [value for value in form.getlist("resource_ids") if isinstance(value, str) and value]
+        if picked:
+            data = {"license_id": license_id, "resource_ids": picked}
+            await allocate_audited(request, db, staff, parse_form(AllocateBody, data, ALLOCATE_LABELS))
+        else:
+            fields = {k: v for k, v in (await form_fields(request)).items() if k != "resource_ids"}
+            by_type = parse_form(AllocateByTypeForm, fields, ALLOCATE_LABELS)
+            actor = actor_of(request, staff)
+            ids = await resources.allocate_by_type(db, license_id, by_type.resource_type, by_type.count, actor.username)
+            await record(db, actor, "resource_allocate", "license", license_id, after={"resource_ids": ids})
+        return "resources_allocated"
+
+    return await _form_action(request, db, license_id, action, "ressourcen")
+
+
+@router.post("/licenses/{license_id}/resources/{resource_id}/release")
+async def release_form(request: Request, db: Db, staff: Staff, license_id: Id, resource_id: Id) -> Response:
+    async def action() -> str:
+        await devices.license_key_of(db, license_id)
+        actor = actor_of(request, staff)
+        change = await resources.release_resource(db, resource_id, actor.username, license_id)
+        await record(db, actor, "resource_release", "resource", resource_id, before=change.before, after=change.after)
+        return "resource_released"
+
+    return await _form_action(request, db, license_id, action, "ressourcen")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from licenseserver.db.fastpath import Database, Row
+from licenseserver.db.fastpath import Connection, Database, Row
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.licensing import repository as repo
 from licenseserver.domain.licensing.rules import license_not_found, require_usable, unusable_reason
@@ -22,25 +22,32 @@ class ActivationOutcome:
 
 
 async def activate_device(db: Database, request: ActivateRequest) -> ActivationOutcome:
+    """The License API's activation: the shared rule in a transaction of its own."""
+    async with db.transaction() as conn:
+        return await activate_on(conn, request)
+
+
+async def activate_on(conn: Connection, request: ActivateRequest) -> ActivationOutcome:
     """Activate a device on a license, or refresh it when it is already active there.
 
-    The license row stays locked until commit, so concurrent activations of one license, on any
-    number of instances, are counted one after another and never exceed max_activations.
+    Runs inside the caller's transaction (the API's own, or the panel's request transaction via
+    db.bridge.lean_connection), so clients and staff obey one rule. The license row stays locked
+    until commit, so concurrent activations of one license, on any number of instances, are
+    counted one after another and never exceed max_activations.
     """
-    async with db.transaction() as conn:
-        license_row = require_usable(await repo.lock_license(conn, request.license_key), utc_today())
-        args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
-        existing = await repo.refresh_active_activation(conn, *args)
-        if existing is not None:
-            return ActivationOutcome(existing, license_row["license_key"], already_active=True)
-        if await repo.count_active_activations(conn, license_row["id"]) >= license_row["max_activations"]:
-            raise AppError(
-                409,
-                ErrorCode.ACTIVATION_LIMIT_REACHED,
-                f"Activation limit reached ({license_row['max_activations']} devices)",
-            )
-        created = await repo.insert_activation(conn, *args)
-        return ActivationOutcome(created, license_row["license_key"], already_active=False)
+    license_row = require_usable(await repo.lock_license(conn, request.license_key), utc_today())
+    args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
+    existing = await repo.refresh_active_activation(conn, *args)
+    if existing is not None:
+        return ActivationOutcome(existing, license_row["license_key"], already_active=True)
+    if await repo.count_active_activations(conn, license_row["id"]) >= license_row["max_activations"]:
+        raise AppError(
+            409,
+            ErrorCode.ACTIVATION_LIMIT_REACHED,
+            f"Activation limit reached ({license_row['max_activations']} devices)",
+        )
+    created = await repo.insert_activation(conn, *args)
+    return ActivationOutcome(created, license_row["license_key"], already_active=False)
 
 
 def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:

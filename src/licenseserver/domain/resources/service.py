@@ -1,20 +1,30 @@
-"""The resource pool: adding resources of the four types, each with a validated identifier."""
+"""The resource pool: adding resources of the four types, allocating them to licenses (all or
+nothing, never one resource to two licenses), releasing and quarantining them. Every change is
+kept in the resource's history (resource_history) with the staff member who made it."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import Resource, ResourceHistory
+from licenseserver.db.models import License, Resource, ResourceHistory
 from licenseserver.db.models.resources import RESOURCE_TYPES
+from licenseserver.domain.licensing.rules import license_not_found
+from licenseserver.domain.resources import repository as repo
 from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.timefmt import utc_now
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()/-]{3,30}$")
 SERVER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
+# The history action each target state is recorded as.
+TARGET_ACTIONS = {"available": "released", "quarantine": "quarantined"}
 
 
 def normalize_identifier(resource_type: str, identifier: str) -> str:
@@ -58,7 +68,116 @@ async def add_resources(session: AsyncSession, resource_type: str, identifiers: 
         raise AppError(409, ErrorCode.RESOURCE_CONFLICT, "Already in the pool: " + ", ".join(sorted(existing)))
     resources = [Resource(resource_type=resource_type, identifier=value, status="available") for value in values]
     session.add_all(resources)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Someone added one of them since the check above; the unique constraint decides.
+        raise AppError(409, ErrorCode.RESOURCE_CONFLICT, "Already in the pool") from None
     session.add_all(ResourceHistory(resource_id=r.id, action="created", actor=actor) for r in resources)
     await session.flush()
     return [r.id for r in resources]
+
+
+async def _lock_license(session: AsyncSession, license_id: int) -> None:
+    """Lock the license row: allocations to it and the release of its resources before it is
+    deleted take turns, so no resource is left allocated to a license that no longer exists."""
+    if await session.scalar(select(License.id).where(License.id == license_id).with_for_update()) is None:
+        raise license_not_found()
+
+
+async def _check_requested(session: AsyncSession, resource_ids: list[int], resource_type: str | None) -> None:
+    if len(set(resource_ids)) != len(resource_ids):
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, "The same resource is listed twice")
+    rows = await session.execute(select(Resource.id, Resource.resource_type).where(Resource.id.in_(resource_ids)))
+    found = {resource_id: resource_type for resource_id, resource_type in rows}
+    missing = [str(i) for i in resource_ids if i not in found]
+    if missing:
+        raise AppError(404, ErrorCode.RESOURCE_NOT_FOUND, "Resources not found: " + ", ".join(missing))
+    if resource_type is not None and any(t != resource_type for t in found.values()):
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, f"Not every resource is of type {resource_type}")
+
+
+async def allocate_resources(
+    session: AsyncSession, license_id: int, resource_ids: list[int], actor: str, resource_type: str | None = None
+) -> list[int]:
+    """Allocate exactly these resources to the license, all or none.
+
+    One conditional UPDATE takes those still available; fewer rows than asked means another
+    request got some first, and the 409 rolls the whole request back (nothing is half-done)."""
+    await _lock_license(session, license_id)
+    await _check_requested(session, resource_ids, resource_type)
+    taken = await repo.take_available(session, resource_ids, license_id, utc_now())
+    if len(taken) != len(resource_ids):
+        busy = sorted(set(resource_ids) - set(taken))
+        raise AppError(
+            409,
+            ErrorCode.RESOURCE_NOT_AVAILABLE,
+            "Resources not available: " + ", ".join(str(i) for i in busy),
+        )
+    await repo.write_history(session, [(i, license_id) for i in sorted(taken)], "allocated", actor)
+    return sorted(taken)
+
+
+async def allocate_by_type(
+    session: AsyncSession, license_id: int, resource_type: str, count: int, actor: str
+) -> list[int]:
+    """Allocate `count` free resources of a type to the license (the lowest ids free), all or none."""
+    await _lock_license(session, license_id)
+    ids = await repo.pick_available(session, resource_type, count)
+    if len(ids) < count:
+        raise AppError(
+            409,
+            ErrorCode.RESOURCE_NOT_AVAILABLE,
+            f"Only {len(ids)} resources of type {resource_type} are available, {count} requested",
+        )
+    return await allocate_resources(session, license_id, ids, actor, resource_type)
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    resource_id: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+async def _change_state(
+    session: AsyncSession, resource_id: int, target: str, actor: str, license_id: int | None = None
+) -> StateChange:
+    row = await repo.lock_resource(session, resource_id)
+    if row is None or (license_id is not None and (row.license_id != license_id or row.status != "allocated")):
+        raise AppError(404, ErrorCode.RESOURCE_NOT_FOUND, "Resource not found")
+    if row.status == target:
+        raise AppError(409, ErrorCode.CONFLICT, f"Resource is already {target}")
+    await repo.set_state(session, resource_id, target)
+    action = TARGET_ACTIONS[target]
+    await repo.write_history(session, [(resource_id, row.license_id)], action, actor)
+    before = {"status": row.status, "license_id": row.license_id}
+    return StateChange(resource_id, before, {"status": target, "license_id": None})
+
+
+async def release_resource(
+    session: AsyncSession, resource_id: int, actor: str, license_id: int | None = None
+) -> StateChange:
+    """Return an allocated or quarantined resource to the pool. With `license_id`, only a resource
+    allocated to that license (anything else is 404 for that license)."""
+    return await _change_state(session, resource_id, "available", actor, license_id)
+
+
+async def quarantine_resource(session: AsyncSession, resource_id: int, actor: str) -> StateChange:
+    """Take a resource out of use (e.g. a blocked number); an allocated one leaves its license."""
+    return await _change_state(session, resource_id, "quarantine", actor)
+
+
+async def release_resources_of_license(session: AsyncSession, license_id: int, actor: str) -> int:
+    """Return every resource allocated to the license to the pool, each release in its history;
+    how many were released. Call it before deleting the license (the foreign key would only null
+    `license_id` and leave the resources marked allocated). A license that no longer exists has
+    nothing to release (0)."""
+    if await session.scalar(select(License.id).where(License.id == license_id).with_for_update()) is None:
+        return 0
+    ids = await repo.allocated_ids_of_license(session, license_id)
+    if not ids:
+        return 0
+    released = await repo.return_to_pool(session, ids)
+    await repo.write_history(session, released, "released", actor)
+    return len(released)

@@ -1,0 +1,135 @@
+"""Sessions as staff see them: the live ones of every license, a license's history, and ending a
+session from the panel.
+
+Ending goes through the very END_SESSION statement clients use (domain/sessions/repository.py),
+run on the panel's transaction via db.bridge.lean_connection, so a staff end and a client end
+follow one rule: a session that had already timed out is recorded as a timeout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Result, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licenseserver.db.bridge import lean_connection
+from licenseserver.db.fastpath import Connection, Query, Row
+from licenseserver.db.models import ClientConfig, ClientSession, Customer, License
+from licenseserver.domain.clients.service import load_client
+from licenseserver.domain.sessions import repository as repo
+from licenseserver.domain.sessions.service import END_REASON_ADMIN, session_not_found
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.timefmt import as_utc, utc_now
+
+# Without a configured client the API serves no sessions at all; this only judges old rows.
+DEFAULT_SESSION_TIMEOUT = 90
+
+TOKEN_OF_SESSION = Query("SELECT session_token, license_id FROM sessions WHERE id = $1")
+OPEN_SESSION_OF_DEVICE = Query(
+    "SELECT session_token FROM sessions WHERE license_id = $1 AND hardware_hash = $2 AND ended_at IS NULL"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    id: int
+    license_id: int
+    license_key: str
+    customer_name: str
+    machine_id: str
+    hardware_hash: str
+    app_version: str | None
+    started_at: datetime
+    last_heartbeat: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    live: bool
+
+    @property
+    def duration_seconds(self) -> int:
+        end = self.ended_at or self.last_heartbeat
+        return max(0, int((as_utc(end) - as_utc(self.started_at)).total_seconds()))
+
+
+async def session_timeout(session: AsyncSession) -> int:
+    timeout = await session.scalar(select(ClientConfig.session_timeout).order_by(ClientConfig.id).limit(1))
+    return int(timeout or DEFAULT_SESSION_TIMEOUT)
+
+
+async def _lean_timeout(conn: Connection) -> int:
+    client = await load_client(conn)
+    return client.session_timeout if client else DEFAULT_SESSION_TIMEOUT
+
+
+def _sessions_query(cutoff: datetime) -> Select[*tuple[Any, ...]]:
+    live = (ClientSession.ended_at.is_(None)) & (ClientSession.last_heartbeat >= cutoff)
+    return select(
+        ClientSession.id,
+        ClientSession.license_id,
+        License.license_key,
+        Customer.name.label("customer_name"),
+        ClientSession.machine_id,
+        ClientSession.hardware_hash,
+        ClientSession.app_version,
+        ClientSession.started_at,
+        ClientSession.last_heartbeat,
+        ClientSession.ended_at,
+        ClientSession.end_reason,
+        live.label("live"),
+    ).select_from(
+        ClientSession.__table__.join(License.__table__, License.id == ClientSession.license_id).join(
+            Customer.__table__, Customer.id == License.customer_id
+        )
+    )
+
+
+def _views(rows: Result[*tuple[Any, ...]]) -> list[SessionView]:
+    return [SessionView(**{**row._mapping, "live": bool(row.live)}) for row in rows]
+
+
+async def live_sessions(session: AsyncSession, limit: int, offset: int) -> tuple[list[SessionView], int]:
+    """The live sessions (not ended, heard from within the timeout), newest first, and their total."""
+    cutoff = utc_now() - timedelta(seconds=await session_timeout(session))
+    condition = (ClientSession.ended_at.is_(None)) & (ClientSession.last_heartbeat >= cutoff)
+    query = _sessions_query(cutoff).where(condition).order_by(ClientSession.started_at.desc(), ClientSession.id.desc())
+    rows = await session.execute(query.limit(limit).offset(offset))
+    total = await session.scalar(select(func.count()).select_from(ClientSession).where(condition))
+    return _views(rows), int(total or 0)
+
+
+async def sessions_of_license(
+    session: AsyncSession, license_id: int, limit: int, offset: int
+) -> tuple[list[SessionView], int]:
+    """A license's sessions, live and ended, newest first, and how many it has in all."""
+    cutoff = utc_now() - timedelta(seconds=await session_timeout(session))
+    query = _sessions_query(cutoff).where(ClientSession.license_id == license_id)
+    rows = await session.execute(query.order_by(ClientSession.id.desc()).limit(limit).offset(offset))
+    total = await session.scalar(
+        select(func.count()).select_from(ClientSession).where(ClientSession.license_id == license_id)
+    )
+    return _views(rows), int(total or 0)
+
+
+async def end_session_by_staff(session: AsyncSession, session_id: int, license_id: int | None = None) -> Row:
+    """End a session from the panel (end_reason "admin"); the ended row. Unknown id, or one of
+    another license when `license_id` is given: 404; an already ended session: 409."""
+    conn = await lean_connection(session)
+    found = await conn.fetchrow(TOKEN_OF_SESSION, session_id)
+    if found is None or (license_id is not None and found["license_id"] != license_id):
+        raise session_not_found()
+    ended = await repo.end_session(conn, found["session_token"], await _lean_timeout(conn), END_REASON_ADMIN)
+    if ended is None:
+        raise AppError(409, ErrorCode.CONFLICT, "Session has already ended")
+    return ended
+
+
+async def end_open_session_of_device(conn: Connection, license_id: int, hardware_hash: str) -> Row | None:
+    """End the open session a device holds on a license (reason "admin"), if any: a deactivated
+    device must not keep running on a session it started before."""
+    token = await conn.fetchval(OPEN_SESSION_OF_DEVICE, license_id, hardware_hash)
+    if token is None:
+        return None
+    return await repo.end_session(conn, token, await _lean_timeout(conn), END_REASON_ADMIN)
