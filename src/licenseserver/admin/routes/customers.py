@@ -1,7 +1,132 @@
-"""Admin panel routes (customers)."""
+"""Customers: list with search, create, edit, delete; and the customer select's JSON feed."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.rendering import render
+from licenseserver.admin.routes.licensing_support import (
+    EntityId,
+    ListQuery,
+    PageNumber,
+    Text,
+    form_values,
+    list_link,
+    parse_form,
+)
+from licenseserver.domain.audit.service import record
+from licenseserver.domain.customers.service import (
+    CustomerCreate,
+    CustomerSort,
+    CustomerUpdate,
+    count_licenses_of,
+    create_customer,
+    customer_options,
+    customer_snapshot,
+    delete_customer,
+    get_customer,
+    list_customers,
+    update_customer,
+)
+from licenseserver.kit.errors import AppError
+from licenseserver.kit.jsonresp import JsonResponse
 
 router = APIRouter()
+FIELDS = ("name", "email")
+
+
+class CustomerListQuery(ListQuery):
+    q: Annotated[Text, Query(max_length=255)] = ""
+    sort: CustomerSort = "name"
+
+
+@router.get("/customers")
+async def customer_list(
+    request: Request, db: Db, staff: Staff, query: Annotated[CustomerListQuery, Query()]
+) -> Response:
+    page = await list_customers(db, query.q, query.sort, query.descending, query.page_request())
+    params = {"q": query.q, "sort": query.sort, "dir": query.dir, "per_page": query.per_page}
+    context = {"page": page, "query": query, "link": list_link("/customers", params), "notice": _notice(request)}
+    return render(request, "customers/list.html", context)
+
+
+def _notice(request: Request) -> str:
+    return {"deleted": "Kunde gelöscht.", "saved": "Gespeichert."}.get(request.query_params.get("notice", ""), "")
+
+
+def _form_page(
+    request: Request,
+    values: dict[str, Any],
+    customer_id: int | None = None,
+    error: AppError | None = None,
+    license_count: int = 0,
+) -> Response:
+    context = {
+        "values": values,
+        "customer_id": customer_id,
+        "license_count": license_count,
+        "error": error.message if error else "",
+        "notice": _notice(request),
+    }
+    return render(request, "customers/form.html", context, status_code=error.status if error else 200)
+
+
+@router.get("/customers/new")
+async def new_customer_form(request: Request, staff: Staff) -> Response:
+    return _form_page(request, dict.fromkeys(FIELDS, ""))
+
+
+@router.post("/customers/new")
+async def create_customer_from_form(request: Request, db: Db, staff: Staff) -> Response:
+    values = form_values(await request.form(), FIELDS)
+    try:
+        data = parse_form(CustomerCreate, values)
+    except AppError as error:
+        return _form_page(request, values, error=error)
+    customer = await create_customer(db, data)
+    await record(db, actor_of(request, staff), "create", "customer", customer.id, after=customer_snapshot(customer))
+    return RedirectResponse(f"/customers/{customer.id}/edit?notice=saved", status_code=303)
+
+
+@router.get("/customers/{customer_id}/edit")
+async def edit_customer_form(request: Request, db: Db, staff: Staff, customer_id: EntityId) -> Response:
+    customer = await get_customer(db, customer_id)
+    count = await count_licenses_of(db, customer.id)
+    return _form_page(request, customer_snapshot(customer), customer.id, license_count=count)
+
+
+@router.post("/customers/{customer_id}/edit")
+async def update_customer_from_form(request: Request, db: Db, staff: Staff, customer_id: EntityId) -> Response:
+    customer = await get_customer(db, customer_id)
+    values = form_values(await request.form(), FIELDS)
+    try:
+        data = parse_form(CustomerUpdate, values)
+    except AppError as error:
+        count = await count_licenses_of(db, customer.id)
+        return _form_page(request, values, customer.id, error, count)
+    before = await update_customer(db, customer, data)
+    after = customer_snapshot(customer)
+    if before != after:
+        await record(db, actor_of(request, staff), "update", "customer", customer.id, before=before, after=after)
+    return RedirectResponse(f"/customers/{customer.id}/edit?notice=saved", status_code=303)
+
+
+@router.post("/customers/{customer_id}/delete")
+async def delete_customer_from_form(request: Request, db: Db, staff: Staff, customer_id: EntityId) -> Response:
+    # A customer who still has licenses is refused with 409 CUSTOMER_HAS_LICENSES (see
+    # delete_customer): licenses, their devices and sessions are never deleted as a side effect.
+    before = await delete_customer(db, customer_id)
+    await record(db, actor_of(request, staff), "delete", "customer", customer_id, before=before)
+    return RedirectResponse("/customers?notice=deleted", status_code=303)
+
+
+@router.get("/api/customers")
+async def customers_for_select(
+    db: Db, staff: Staff, q: Annotated[Text, Query(max_length=255)] = "", page: PageNumber = 1
+) -> Response:
+    results, more = await customer_options(db, q, page)
+    return JsonResponse({"results": results, "pagination": {"more": more}})

@@ -1,7 +1,284 @@
-"""Admin panel routes (licenses)."""
+"""License pages: the list (filters, search, sort, paging, bulk actions, inline quick edit), the
+create and edit forms, and deletion. The detail page /licenses/{id} lives in license_detail."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator, Field
+from starlette.datastructures import FormData
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.rendering import render
+from licenseserver.admin.routes import licenses_api
+from licenseserver.admin.routes.licensing_support import (
+    EntityId,
+    ListQuery,
+    OptionalId,
+    SortDirection,
+    Text,
+    empty_is_none,
+    form_text,
+    form_values,
+    list_link,
+    parse_form,
+)
+from licenseserver.domain.audit.service import record
+from licenseserver.domain.customers.service import customer_option
+from licenseserver.domain.licensing.admin import (
+    LICENSE_TYPES,
+    MAX_ID,
+    LicenseCreate,
+    LicenseType,
+    LicenseUpdate,
+    QuickEdit,
+    create_license,
+    get_license,
+    license_not_found,
+    license_snapshot,
+    unused_license_key,
+    update_license,
+)
+from licenseserver.domain.licensing.admin_bulk import LicenseIds, delete_licenses, set_active
+from licenseserver.domain.licensing.admin_list import (
+    LicenseFilter,
+    LicenseSort,
+    LicenseState,
+    count_licenses,
+    license_rows,
+    list_licenses,
+)
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.timefmt import utc_today
 
 router = APIRouter()
+router.include_router(licenses_api.router)
+
+FORM_FIELDS = ("customer_id", "license_type", "valid_from", "valid_until", "max_activations", "max_users")
+QUICK_FIELDS = ("valid_until", "max_activations", "max_users")
+STATE_LABELS = {
+    "active": "Aktiv",
+    "inactive": "Inaktiv",
+    "expired": "Abgelaufen",
+    "expiring": "Läuft bald ab",
+    "not_yet_valid": "Noch nicht gültig",
+}
+TYPE_LABELS = {"perpetual": "Unbefristet", "subscription": "Abonnement", "trial": "Testversion"}
+NOTICES = {
+    "activated": "{n} Lizenz(en) aktiviert.",
+    "deactivated": "{n} Lizenz(en) deaktiviert.",
+    "deleted": "{n} Lizenz(en) gelöscht.",
+    "saved": "Gespeichert.",
+}
+BULK_ACTIONS = ("activate", "deactivate", "delete")
+
+
+class LicenseListQuery(ListQuery):
+    q: Annotated[Text, Field(max_length=100)] = ""
+    customer_id: OptionalId = None
+    type: Annotated[LicenseType | None, BeforeValidator(empty_is_none)] = None
+    state: Annotated[LicenseState | None, BeforeValidator(empty_is_none)] = None
+    sort: LicenseSort = "created"
+    dir: SortDirection = "desc"
+
+    def filters(self) -> LicenseFilter:
+        return LicenseFilter(self.q, self.customer_id, self.type, self.state)
+
+    def filter_params(self) -> dict[str, Any]:
+        return {"q": self.q, "customer_id": self.customer_id, "type": self.type, "state": self.state}
+
+    def params(self) -> dict[str, Any]:
+        return {**self.filter_params(), "sort": self.sort, "dir": self.dir, "per_page": self.per_page}
+
+
+def _small_int(text: str) -> int | None:
+    """An id-sized number written in ASCII digits, else None (str.isdigit alone admits "²")."""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def _notice(request: Request) -> str:
+    template = NOTICES.get(request.query_params.get("notice", ""), "")
+    return template.format(n=_small_int(request.query_params.get("count", "")) or 0)
+
+
+def _labels() -> dict[str, Any]:
+    return {"state_labels": STATE_LABELS, "type_labels": TYPE_LABELS, "license_types": LICENSE_TYPES}
+
+
+@router.get("/licenses")
+async def license_list(request: Request, db: Db, staff: Staff, query: Annotated[LicenseListQuery, Query()]) -> Response:
+    page = await list_licenses(db, query.filters(), query.sort, query.descending, query.page_request())
+    link = list_link("/licenses", query.params())
+    context = {
+        "page": page,
+        "query": query,
+        "link": link,
+        "count_url": list_link("/licenses/count", query.filter_params())(),
+        "back": urlencode({k: v for k, v in {**query.params(), "page": query.page}.items() if v}),
+        "customer": await customer_option(db, query.customer_id),
+        "today": utc_today(),
+        "notice": _notice(request),
+        **_labels(),
+    }
+    return render(request, "licenses/list.html", context)
+
+
+@router.get("/licenses/count")
+async def license_count(db: Db, staff: Staff, query: Annotated[LicenseListQuery, Query()]) -> Response:
+    """The list's total, loaded after the page (htmx), so the page never waits for a COUNT."""
+    total = await count_licenses(db, query.filters())
+    return HTMLResponse(f"<span>von {total} Lizenzen</span>")
+
+
+def _back_query(form: FormData) -> str:
+    """The list's filters to return to, re-encoded so only a query string can come back."""
+    return urlencode(parse_qsl(form_text(form, "back"))[:20])
+
+
+def _form_ids(form: FormData) -> LicenseIds:
+    raw = [value for value in form.getlist("license_ids") if isinstance(value, str)]
+    if not raw:
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Bitte mindestens eine Lizenz auswählen.")
+    ids = [_small_int(value) for value in raw]
+    if None in ids:
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Ungültige Lizenz-ID.")
+    return parse_form(LicenseIds, {"license_ids": ids})
+
+
+@router.post("/licenses/bulk")
+async def bulk_action(request: Request, db: Db, staff: Staff) -> Response:
+    """The list's bulk buttons (a plain form, so it works without script): the same services as
+    the JSON bulk endpoints. Deleting first shows the chosen licenses for confirmation."""
+    form = await request.form()
+    action = form_text(form, "action")
+    if action not in BULK_ACTIONS:
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Unbekannte Aktion.")
+    ids = _form_ids(form).unique()
+    back = _back_query(form)
+    actor = actor_of(request, staff)
+    if action == "delete" and form_text(form, "confirm") != "yes":
+        context = {"licenses": await license_rows(db, ids), "back": back, "today": utc_today(), **_labels()}
+        return render(request, "licenses/confirm_delete.html", context)
+    if action == "delete":
+        count, notice = await delete_licenses(db, ids, actor), "deleted"
+    else:
+        count = await set_active(db, ids, action == "activate", actor)
+        notice = "activated" if action == "activate" else "deactivated"
+    separator = "&" if back else ""
+    return RedirectResponse(f"/licenses?{back}{separator}notice={notice}&count={count}", status_code=303)
+
+
+def _license_values(form: FormData) -> dict[str, Any]:
+    values = form_values(form, FORM_FIELDS, optional=("valid_from", "valid_until"))
+    values["is_active"] = form_text(form, "is_active") in ("on", "1", "true")
+    return values
+
+
+async def _form_page(
+    request: Request, db: Db, values: dict[str, Any], license_id: int | None = None, error: AppError | None = None
+) -> Response:
+    customer = await customer_option(db, _small_int(str(values.get("customer_id") or "")))
+    context = {
+        "values": values,
+        "license_id": license_id,
+        "customer": customer,
+        "error": error.message if error else "",
+        "notice": _notice(request),
+        **_labels(),
+    }
+    return render(request, "licenses/form.html", context, status_code=error.status if error else 200)
+
+
+@router.get("/licenses/new")
+async def new_license_form(
+    request: Request, db: Db, staff: Staff, customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+) -> Response:
+    values = {
+        "license_key": await unused_license_key(db),
+        "customer_id": customer_id,
+        "license_type": "perpetual",
+        "valid_from": utc_today().isoformat(),
+        "valid_until": "",
+        "max_activations": 1,
+        "max_users": 1,
+        "is_active": True,
+    }
+    return await _form_page(request, db, values)
+
+
+@router.post("/licenses/new")
+async def create_license_from_form(request: Request, db: Db, staff: Staff) -> Response:
+    form = await request.form()
+    values = {**_license_values(form), "license_key": form_text(form, "license_key").strip()}
+    try:
+        license_row = await create_license(db, parse_form(LicenseCreate, values))
+    except AppError as error:
+        return await _form_page(request, db, values, error=error)
+    snapshot = license_snapshot(license_row)
+    await record(db, actor_of(request, staff), "create", "license", license_row.id, after=snapshot)
+    return RedirectResponse(f"/licenses/{license_row.id}", status_code=303)
+
+
+@router.get("/licenses/{license_id}/edit")
+async def edit_license_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
+    values = license_snapshot(await get_license(db, license_id))
+    return await _form_page(request, db, values, license_id)
+
+
+@router.post("/licenses/{license_id}/edit")
+async def update_license_from_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
+    license_row = await get_license(db, license_id)
+    values = _license_values(await request.form())
+    try:
+        data = parse_form(LicenseUpdate, values)
+        await update_license(db, license_id, data.model_dump(), actor_of(request, staff))
+    except AppError as error:
+        return await _form_page(request, db, {**values, "license_key": license_row.license_key}, license_id, error)
+    return RedirectResponse(f"/licenses/{license_id}/edit?notice=saved", status_code=303)
+
+
+@router.post("/licenses/{license_id}/delete")
+async def delete_license_from_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
+    if not await delete_licenses(db, [license_id], actor_of(request, staff)):
+        raise license_not_found(license_id)
+    return RedirectResponse("/licenses?notice=deleted&count=1", status_code=303)
+
+
+async def _row_fragment(
+    request: Request, db: Db, license_id: int, template: str, error: AppError | None = None, values: Any = None
+) -> Response:
+    rows = await license_rows(db, [license_id])
+    if not rows:
+        raise license_not_found(license_id)
+    context = {"license": rows[0], "values": values, "today": utc_today(), "error": error.message if error else ""}
+    return render(request, template, {**context, **_labels()}, status_code=error.status if error else 200)
+
+
+@router.get("/licenses/{license_id}/row")
+async def license_row(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
+    """One list row (htmx: "Abbrechen" of the inline edit)."""
+    return await _row_fragment(request, db, license_id, "licenses/_row.html")
+
+
+@router.get("/licenses/{license_id}/quick-edit")
+async def quick_edit_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
+    """The row as an inline form for valid_until, max_activations and max_users (htmx)."""
+    return await _row_fragment(request, db, license_id, "licenses/_quick_edit.html")
+
+
+@router.post("/licenses/{license_id}/quick-edit")
+async def quick_edit_from_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
+    """The inline form's save: the JSON quick-edit's service, answering the refreshed row."""
+    values = form_values(await request.form(), QUICK_FIELDS, optional=("valid_until",))
+    try:
+        await update_license(db, license_id, parse_form(QuickEdit, values).changes(), actor_of(request, staff))
+    except AppError as error:
+        if error.status == 404:
+            raise
+        return await _row_fragment(request, db, license_id, "licenses/_quick_edit.html", error, values)
+    return await _row_fragment(request, db, license_id, "licenses/_row.html")

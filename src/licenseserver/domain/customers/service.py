@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from licenseserver.db.models import Customer
+from licenseserver.db.models import Customer, License
+from licenseserver.domain.licensing.admin_paging import Page, PageRequest, page_of
+from licenseserver.kit.errors import AppError, ErrorCode
+
+CustomerSort = Literal["name", "email", "created"]
+OPTIONS_PER_PAGE = 20  # the reference's customer select pages by 20
 
 
 class CustomerCreate(BaseModel):
@@ -17,8 +26,127 @@ class CustomerCreate(BaseModel):
     email: Annotated[EmailStr, StringConstraints(max_length=255)]
 
 
+class CustomerUpdate(CustomerCreate):
+    """The same fields and limits as creating one."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+    license_count: int
+
+
+def customer_snapshot(customer: Customer) -> dict[str, Any]:
+    """The audit log's picture of a customer."""
+    return {"name": customer.name, "email": customer.email}
+
+
+def customer_not_found(customer_id: int) -> AppError:
+    return AppError(404, ErrorCode.CUSTOMER_NOT_FOUND, f"Customer {customer_id} not found")
+
+
 async def create_customer(session: AsyncSession, data: CustomerCreate) -> Customer:
     customer = Customer(name=data.name, email=str(data.email))
     session.add(customer)
     await session.flush()
     return customer
+
+
+async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise customer_not_found(customer_id)
+    return customer
+
+
+async def update_customer(session: AsyncSession, customer: Customer, data: CustomerUpdate) -> dict[str, Any]:
+    """Apply the form; returns the state before, for the audit log."""
+    before = customer_snapshot(customer)
+    customer.name = data.name
+    customer.email = str(data.email)
+    await session.flush()
+    return before
+
+
+async def count_licenses_of(session: AsyncSession, customer_id: int) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(License).where(License.customer_id == customer_id)) or 0
+    )
+
+
+async def delete_customer(session: AsyncSession, customer_id: int) -> dict[str, Any]:
+    """Delete a customer without licenses; returns its last state for the audit log.
+
+    A customer who still has licenses is refused (409 CUSTOMER_HAS_LICENSES) rather than taking
+    the licenses, their devices and sessions along: deleting licenses is a separate, deliberate
+    act (bulk delete in the license list), and the schema's RESTRICT foreign key agrees.
+    """
+    customer = await session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise customer_not_found(customer_id)
+    count = await count_licenses_of(session, customer_id)
+    if count:
+        raise AppError(
+            409,
+            ErrorCode.CUSTOMER_HAS_LICENSES,
+            f"Der Kunde hat noch {count} Lizenz(en). Bitte zuerst die Lizenzen löschen.",
+        )
+    before = customer_snapshot(customer)
+    await session.delete(customer)
+    await session.flush()
+    return before
+
+
+def _matching(q: str) -> ColumnElement[bool] | None:
+    q = q.strip()
+    if not q:
+        return None
+    return or_(Customer.name.icontains(q, autoescape=True), Customer.email.icontains(q, autoescape=True))
+
+
+async def list_customers(
+    session: AsyncSession, q: str, sort: CustomerSort, descending: bool, request: PageRequest
+) -> Page[CustomerRow]:
+    """One page of customers with their license counts, searched, sorted and paged in SQL."""
+    license_count = (
+        select(func.count()).select_from(License).where(License.customer_id == Customer.id).scalar_subquery()
+    )
+    column: InstrumentedAttribute[Any] = {"name": Customer.name, "email": Customer.email, "created": Customer.id}[sort]
+    order = [column.desc(), Customer.id.desc()] if descending else [column.asc(), Customer.id.asc()]
+    stmt = select(Customer.id, Customer.name, Customer.email, Customer.created_at, license_count.label("n"))
+    condition = _matching(q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    rows = (await session.execute(stmt.order_by(*order).limit(request.fetch).offset(request.offset))).all()
+    page = page_of([CustomerRow(r.id, r.name, r.email, r.created_at, int(r.n)) for r in rows], request)
+    if page.total is not None:
+        return page
+    count = select(func.count()).select_from(Customer)
+    if condition is not None:
+        count = count.where(condition)
+    total = int(await session.scalar(count) or 0)
+    return Page(page.items, page.page, page.per_page, page.has_next, total)
+
+
+async def customer_options(session: AsyncSession, q: str, page: int) -> tuple[list[dict[str, Any]], bool]:
+    """The searchable customer select's options ("Name - email"), by name, 20 a page."""
+    request = PageRequest(page, OPTIONS_PER_PAGE)
+    stmt = select(Customer.id, Customer.name, Customer.email)
+    condition = _matching(q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    stmt = stmt.order_by(Customer.name, Customer.id).limit(request.fetch).offset(request.offset)
+    rows = (await session.execute(stmt)).all()
+    results = [{"id": r.id, "text": f"{r.name} - {r.email}"} for r in rows[:OPTIONS_PER_PAGE]]
+    return results, len(rows) > OPTIONS_PER_PAGE
+
+
+async def customer_option(session: AsyncSession, customer_id: int | None) -> dict[str, Any] | None:
+    """One customer as a select option, to show a chosen customer before the select loads."""
+    if customer_id is None:
+        return None
+    customer = await session.get(Customer, customer_id)
+    return None if customer is None else {"id": customer.id, "text": f"{customer.name} - {customer.email}"}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import Customer, License
+from licenseserver.db.models import Activation, Customer, License
+from licenseserver.domain.audit.service import Actor, record
+from licenseserver.domain.licensing.schemas import LicenseKey
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.keys import new_license_key
 from licenseserver.kit.timefmt import utc_today
@@ -17,18 +20,22 @@ from licenseserver.kit.timefmt import utc_today
 LicenseType = Literal["perpetual", "subscription", "trial"]
 LICENSE_TYPES: tuple[str, ...] = ("perpetual", "subscription", "trial")
 KEY_ATTEMPTS = 5
+MAX_ID = 2**31 - 1  # ids beyond the integer columns' range are refused as bad input
+Limit = Annotated[int, Field(ge=1, le=100_000)]
 
 
 class LicenseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(ge=1)
+    customer_id: int = Field(ge=1, le=MAX_ID)
     license_type: LicenseType = "perpetual"
     valid_from: date | None = None
     valid_until: date | None = None
-    max_activations: Annotated[int, Field(ge=1, le=100_000)] = 1
-    max_users: Annotated[int, Field(ge=1, le=100_000)] = 1
+    max_activations: Limit = 1
+    max_users: Limit = 1
     is_active: bool = True
+    # The panel shows staff the key before saving; the CLI leaves it to be generated.
+    license_key: LicenseKey | None = None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
@@ -37,7 +44,59 @@ class LicenseCreate(BaseModel):
         return self
 
 
-async def _unused_key(session: AsyncSession) -> str:
+class LicenseUpdate(BaseModel):
+    """The edit form: every field staff may change (the key never changes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(ge=1, le=MAX_ID)
+    license_type: LicenseType
+    valid_from: date
+    valid_until: date | None = None
+    max_activations: Limit
+    max_users: Limit
+    is_active: bool = False  # an unticked checkbox is not sent at all
+
+
+class QuickEdit(BaseModel):
+    """The list's inline edit. Each field is optional; a `valid_until` of null means no end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valid_until: date | None = None
+    max_activations: Limit | None = None
+    max_users: Limit | None = None
+
+    @model_validator(mode="after")
+    def _limits_not_null(self) -> Self:
+        for name in ("max_activations", "max_users"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} must be a number from 1 to 100000")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def license_snapshot(row: Any) -> dict[str, Any]:
+    """The audit log's picture of a license (an ORM object or a row with the same names)."""
+    return {
+        "license_key": row.license_key,
+        "customer_id": row.customer_id,
+        "license_type": row.license_type,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+        "max_activations": row.max_activations,
+        "max_users": row.max_users,
+        "is_active": bool(row.is_active),
+    }
+
+
+def license_not_found(license_id: int) -> AppError:
+    return AppError(404, ErrorCode.LICENSE_NOT_FOUND, f"License {license_id} not found")
+
+
+async def unused_license_key(session: AsyncSession) -> str:
     # 36^16 keys make a collision vanishingly rare; checking keeps the unique constraint quiet.
     for _ in range(KEY_ATTEMPTS):
         key = new_license_key()
@@ -46,11 +105,22 @@ async def _unused_key(session: AsyncSession) -> str:
     raise RuntimeError("could not find an unused license key")
 
 
+def _key_taken(key: str) -> AppError:
+    return AppError(409, ErrorCode.CONFLICT, f"Der Lizenzschlüssel {key} ist bereits vergeben.")
+
+
+async def _require_customer(session: AsyncSession, customer_id: int) -> None:
+    if await session.get(Customer, customer_id) is None:
+        raise AppError(404, ErrorCode.CUSTOMER_NOT_FOUND, f"Customer {customer_id} not found")
+
+
 async def create_license(session: AsyncSession, data: LicenseCreate) -> License:
-    if await session.get(Customer, data.customer_id) is None:
-        raise AppError(404, ErrorCode.CUSTOMER_NOT_FOUND, f"Customer {data.customer_id} not found")
+    await _require_customer(session, data.customer_id)
+    key = data.license_key or await unused_license_key(session)
+    if data.license_key and await session.scalar(select(License.id).where(License.license_key == key)) is not None:
+        raise _key_taken(key)
     license_row = License(
-        license_key=await _unused_key(session),
+        license_key=key,
         customer_id=data.customer_id,
         license_type=data.license_type,
         valid_from=data.valid_from or utc_today(),
@@ -59,6 +129,78 @@ async def create_license(session: AsyncSession, data: LicenseCreate) -> License:
         max_users=data.max_users,
         is_active=data.is_active,
     )
-    session.add(license_row)
-    await session.flush()
+    try:
+        # A savepoint, so that losing the race for a key leaves the request's transaction usable.
+        async with session.begin_nested():
+            session.add(license_row)
+    except IntegrityError:
+        # The same key saved by someone else between our check and our insert.
+        raise _key_taken(key) from None
     return license_row
+
+
+async def get_license(session: AsyncSession, license_id: int, *, lock: bool = False) -> License:
+    """The license, row-locked when it is about to change: activations lock the same row, so a
+    limit check here and a client's activation take turns."""
+    license_row = await session.get(License, license_id, with_for_update=lock or None, populate_existing=lock)
+    if license_row is None:
+        raise license_not_found(license_id)
+    return license_row
+
+
+async def _check_changes(session: AsyncSession, license_row: License, changes: dict[str, Any]) -> None:
+    valid_from = changes.get("valid_from", license_row.valid_from)
+    valid_until = changes.get("valid_until", license_row.valid_until)
+    if valid_until is not None and valid_until < valid_from:
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Gültig bis darf nicht vor Gültig ab liegen.")
+    limit = changes.get("max_activations")
+    if limit is not None and limit < license_row.max_activations:
+        active = await session.scalar(
+            select(func.count())
+            .select_from(Activation)
+            .where(Activation.license_id == license_row.id, Activation.is_active)
+        )
+        # The License API promises that active activations never exceed the limit.
+        if active and active > limit:
+            raise AppError(
+                409,
+                ErrorCode.CONFLICT,
+                f"{active} Geräte sind aktiviert; bitte zuerst Geräte deaktivieren, "
+                f"bevor die Grenze auf {limit} sinkt.",
+            )
+    if changes.get("customer_id", license_row.customer_id) != license_row.customer_id:
+        await _require_customer(session, changes["customer_id"])
+
+
+async def change_license(
+    session: AsyncSession, license_id: int, changes: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply changed fields to a locked license; returns (before, after) of the fields that
+    really changed, for the audit log (both empty when nothing changed)."""
+    license_row = await get_license(session, license_id, lock=True)
+    await _check_changes(session, license_row, changes)
+    current = license_snapshot(license_row)
+    changed = {name: value for name, value in changes.items() if current[name] != value}
+    for name, value in changed.items():
+        setattr(license_row, name, value)
+    await session.flush()
+    return {name: current[name] for name in changed}, changed
+
+
+async def update_license(session: AsyncSession, license_id: int, changes: dict[str, Any], actor: Actor) -> bool:
+    """Change a license and audit it; returns whether anything changed."""
+    before, after = await change_license(session, license_id, changes)
+    if after:
+        await record(session, actor, "update", "license", license_id, before=before, after=after)
+    return bool(after)
+
+
+async def toggle_license(session: AsyncSession, license_id: int, actor: Actor) -> bool:
+    """Flip is_active and audit it; returns the new state."""
+    license_row = await get_license(session, license_id, lock=True)
+    license_row.is_active = not license_row.is_active
+    await session.flush()
+    action = "activate" if license_row.is_active else "deactivate"
+    state = {"before": {"is_active": not license_row.is_active}, "after": {"is_active": license_row.is_active}}
+    await record(session, actor, action, "license", license_id, **state)
+    return license_row.is_active

@@ -1,0 +1,24 @@
+// License pages (no inline script: CSP script-src 'self').
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var elt = detail.elt;
+    // "Neu generieren": POST /api/generate-license-key answers JSON; put its key into the field.
+    var keyTarget = elt.getAttribute && elt.getAttribute("data-key-target");
+    if (keyTarget) {
+      detail.shouldSwap = false;
+      var input = document.querySelector(keyTarget);
+      if (input && detail.xhr.status === 200) {
+        try { input.value = JSON.parse(detail.xhr.responseText).license_key; } catch (e) { /* keep the key */ }
+      }
+      return;
+    }
+    // A refused inline edit answers 400/409 with the form and its message: show it.
+    var status = detail.xhr.status;
+    if ((status === 400 || status === 409) && elt.closest && elt.closest("[data-swap-errors]")) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+})();

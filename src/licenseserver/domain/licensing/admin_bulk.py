@@ -1,0 +1,102 @@
+"""Changing many licenses at once, and deleting licenses with everything hanging on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licenseserver.db.models import Activation, ClientSession, License, Resource, ResourceHistory
+from licenseserver.domain.audit.service import Actor, record
+from licenseserver.domain.licensing.admin import MAX_ID, license_snapshot
+
+MAX_BULK = 1000
+LicenseId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+
+
+class LicenseIds(BaseModel):
+    """Body of the bulk endpoints: `{"license_ids": [1, 2, 3]}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    license_ids: Annotated[list[LicenseId], Field(min_length=1, max_length=MAX_BULK)]
+
+    def unique(self) -> list[int]:
+        return sorted(set(self.license_ids))
+
+
+async def set_active(session: AsyncSession, license_ids: Sequence[int], active: bool, actor: Actor) -> int:
+    """Activate or deactivate the listed licenses; returns how many changed. Unknown ids and
+    licenses already in that state are skipped, so repeating a bulk action changes nothing."""
+    changed = (
+        await session.execute(
+            update(License)
+            .where(License.id.in_(license_ids), License.is_active == (not active))
+            .values(is_active=active)
+            .returning(License.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalars()
+    changed_ids = sorted(changed)
+    for license_id in changed_ids:
+        await record(
+            session,
+            actor,
+            "activate" if active else "deactivate",
+            "license",
+            license_id,
+            before={"is_active": not active},
+            after={"is_active": active},
+        )
+    return len(changed_ids)
+
+
+async def _release_resources(session: AsyncSession, license_ids: list[int], actor: Actor) -> None:
+    """Give the licenses' resources back to the pool, each with a history row."""
+    held = (
+        await session.execute(
+            select(Resource.id, Resource.license_id).where(Resource.license_id.in_(license_ids)).with_for_update()
+        )
+    ).all()
+    if not held:
+        return
+    await session.execute(
+        update(Resource)
+        .where(Resource.id.in_([row.id for row in held]))
+        .values(status="available", license_id=None, allocated_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.add_all(
+        ResourceHistory(resource_id=row.id, action="released", license_id=row.license_id, actor=actor.username)
+        for row in held
+    )
+    await session.flush()
+
+
+async def delete_licenses(session: AsyncSession, license_ids: Sequence[int], actor: Actor) -> int:
+    """Delete licenses with their sessions and activations, return their resources to the pool,
+    and audit each one; returns how many were deleted (unknown ids are skipped).
+
+    The license rows are locked first, as every activation and session start does, so a client
+    racing the deletion either finishes before it or finds the license gone.
+    """
+    rows = (
+        await session.execute(
+            select(*License.__table__.c).where(License.id.in_(license_ids)).order_by(License.id).with_for_update()
+        )
+    ).all()
+    found = [row.id for row in rows]
+    if not found:
+        return 0
+    await _release_resources(session, found, actor)
+    for table in (ClientSession, Activation):
+        await session.execute(
+            delete(table).where(table.license_id.in_(found)).execution_options(synchronize_session=False)
+        )
+    await session.execute(delete(License).where(License.id.in_(found)).execution_options(synchronize_session=False))
+    for row in rows:
+        await record(session, actor, "delete", "license", row.id, before=license_snapshot(row))
+    return len(found)
