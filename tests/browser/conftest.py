@@ -14,9 +14,11 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import Engine
 
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, make_staff
 from tests.conftest import free_port
+from tests.support import database
 from tests.support.world import TestWorld
 
 CHROMIUM = "/usr/bin/chromium"
@@ -82,6 +84,35 @@ def servers(pg_world: TestWorld) -> Iterator[Servers]:
     processes = [
         _start("licenseserver.api.app:create_api_app", api_port, pg_world),
         _start("licenseserver.admin.app:create_admin_app", admin_port, pg_world),
+    ]
+    try:
+        _wait(f"http://127.0.0.1:{api_port}/health", processes[0])
+        _wait(f"http://127.0.0.1:{admin_port}/login", processes[1])
+        yield Servers(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{admin_port}")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def shared_world(pg_database_url: str, pg_engine: Engine) -> TestWorld:
+    """One fresh, seeded PostgreSQL database (with the staff user) for a whole test module: the
+    module's tests share it, so each test makes its own rows and looks only at those."""
+    database.reset_pg(pg_engine)
+    world = TestWorld("postgresql", pg_database_url, pg_engine)
+    make_staff(world)
+    return world
+
+
+@pytest.fixture(scope="module")
+def shared_servers(shared_world: TestWorld) -> Iterator[Servers]:
+    """License API and admin panel processes on `shared_world`, started once per module: starting
+    them takes seconds on a small machine, a flow in the browser a second or two."""
+    api_port, admin_port = free_port(), free_port()
+    processes = [
+        _start("licenseserver.api.app:create_api_app", api_port, shared_world),
+        _start("licenseserver.admin.app:create_admin_app", admin_port, shared_world),
     ]
     try:
         _wait(f"http://127.0.0.1:{api_port}/health", processes[0])

@@ -38,11 +38,16 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, message: str = "", status: int = 200, next_url: str = "/", totp: bool = False
+    request: Request,
+    message: str = "",
+    status: int = 200,
+    next_url: str = "/",
+    totp: bool = False,
+    username: str = "",
 ) -> Response:
     token = request.cookies.get(ANONYMOUS_CSRF_COOKIE) or secrets.token_urlsafe(32)
     request.state.anonymous_csrf = token
-    context = {"message": message, "next_url": next_url, "ask_totp": totp}
+    context = {"message": message, "next_url": next_url, "ask_totp": totp, "username": username}
     response = render(request, "login.html", context, status_code=status)
     response.set_cookie(
         ANONYMOUS_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
@@ -98,7 +103,7 @@ async def login(
             if result.needs_totp and not totp
             else ("Anmeldung fehlgeschlagen: Benutzername, Passwort oder Code falsch.")
         )
-        return _login_page(request, message, 401, _safe_next(next), totp=result.needs_totp)
+        return _login_page(request, message, 401, _safe_next(next), totp=result.needs_totp, username=username)
     token = await open_session(db, result.admin, actor.address)
     await record(db, actor, "login", "admin_user", result.admin.id)
     response = RedirectResponse(_safe_next(next), status_code=303)
