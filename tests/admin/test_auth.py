@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from starlette.testclient import TestClient
 
+from licenseserver.installation import ensure_first_admin
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, csrf_of, log_in, make_staff
 from tests.support.world import TestWorld
 
@@ -90,3 +93,20 @@ def test_logout_without_csrf_is_refused(staff_panel: TestClient) -> None:
     del staff_panel.headers["X-CSRF-Token"]
     assert staff_panel.post("/logout").status_code == 403
     assert staff_panel.get("/", follow_redirects=False).status_code == 200
+
+
+def test_idle_and_absolute_timeouts_end_the_session(world: TestWorld, staff_panel: TestClient) -> None:
+    assert staff_panel.get("/", follow_redirects=False).status_code == 200
+    world.execute("UPDATE admin_sessions SET last_seen_at = :t", t=datetime.now(UTC) - timedelta(minutes=31))
+    assert staff_panel.get("/", follow_redirects=False).status_code == 303
+    assert world.scalar("SELECT COUNT(*) FROM admin_sessions") == 0
+
+    staff_panel.headers["X-CSRF-Token"] = log_in(staff_panel)
+    world.execute("UPDATE admin_sessions SET created_at = :t", t=datetime.now(UTC) - timedelta(hours=13))
+    assert staff_panel.get("/", follow_redirects=False).status_code == 303
+
+
+def test_first_admin_from_the_environment_only_while_there_is_none(world: TestWorld) -> None:
+    ensure_first_admin(world.database_url, "erster", "ein-gutes-passwort")
+    ensure_first_admin(world.database_url, "zweiter", "noch-ein-passwort")
+    assert [r["username"] for r in world.rows("SELECT username FROM admin_users")] == ["erster"]
