@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
+from licenseserver.admin.app import create_admin_app
 from licenseserver.installation import ensure_first_admin
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, csrf_of, log_in, make_staff
 from tests.support.world import TestWorld
@@ -110,3 +111,17 @@ def test_first_admin_from_the_environment_only_while_there_is_none(world: TestWo
     ensure_first_admin(world.database_url, "erster", "ein-gutes-passwort")
     ensure_first_admin(world.database_url, "zweiter", "noch-ein-passwort")
     assert [r["username"] for r in world.rows("SELECT username FROM admin_users")] == ["erster"]
+
+
+def test_hsts_and_secure_cookie_only_over_https(world: TestWorld) -> None:
+    make_staff(world)
+    app = create_admin_app(world.settings(secret_key="k" * 32, trusted_proxies=["127.0.0.1/32"]))
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as https_client:
+        assert "strict-transport-security" in https_client.get("/login").headers
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as http_client:
+        response = http_client.get("/login")
+        assert "strict-transport-security" not in response.headers
+        assert "Secure" not in response.headers["set-cookie"]
+        # An untrusted peer cannot claim HTTPS with a header.
+        spoofed = http_client.get("/login", headers={"X-Forwarded-Proto": "https"})
+        assert "strict-transport-security" not in spoofed.headers

@@ -75,6 +75,6 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(TransactionMiddleware, state=state)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, state=state)
     app.add_middleware(MetricsMiddleware, app_name="admin")
     return app

@@ -8,6 +8,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licenseserver.admin.state import AdminState
+from licenseserver.kit.clientaddr import is_https
 from licenseserver.kit.errors import ErrorCode, error_body
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,9 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, state: AdminState) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,7 +42,7 @@ class SecurityHeadersMiddleware:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + SECURITY_HEADERS
-                if scope.get("scheme") == "https":
+                if is_https(scope, self.state.trusted_proxies):
                     headers.append(HSTS)
                 message["headers"] = headers
             await send(message)

@@ -35,3 +35,14 @@ def client_address(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]
         if not _is_trusted(hop, trusted):
             return hop
     return hops[0] if hops else address
+
+
+def is_https(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]) -> bool:
+    """Served over HTTPS: directly, or by a trusted proxy that says so in X-Forwarded-Proto."""
+    if scope.get("scheme") == "https":
+        return True
+    peer = scope.get("client")
+    if not peer or not _is_trusted(str(peer[0]), trusted):
+        return False
+    proto = next((v for k, v in scope.get("headers", ()) if k == b"x-forwarded-proto"), b"")
+    return bool(proto.split(b",")[0].strip().lower() == b"https")

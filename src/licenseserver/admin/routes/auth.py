@@ -24,6 +24,7 @@ from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
 from licenseserver.domain.audit.service import Actor, record
 from licenseserver.domain.staff.service import authenticate, close_session, open_session
+from licenseserver.kit.clientaddr import is_https
 from licenseserver.kit.errors import AppError, ErrorCode
 
 router = APIRouter()
@@ -50,7 +51,11 @@ def _login_page(
     context = {"message": message, "next_url": next_url, "ask_totp": totp, "username": username}
     response = render(request, "login.html", context, status_code=status)
     response.set_cookie(
-        ANONYMOUS_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        ANONYMOUS_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request.scope, admin_state(request).trusted_proxies),
     )
     return response
 
@@ -113,7 +118,7 @@ async def login(
         max_age=COOKIE_MAX_AGE,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=is_https(request.scope, admin_state(request).trusted_proxies),
     )
     response.delete_cookie(ANONYMOUS_CSRF_COOKIE)
     return response
