@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.schema import SchemaItem
 
 from licenseserver.db.engine import make_engine
+from licenseserver.db.models.base import ONLY_ON
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+IncludeObject = Callable[[SchemaItem, str | None, str, bool, SchemaItem | None], bool]
+
+
+def include_for(dialect_name: str) -> IncludeObject:
+    """Alembic's `include_object` for comparing models and database on `dialect_name`: leaves out
+    what the models declare for another dialect only (`info={ONLY_ON: "postgresql"}`, next to
+    `ddl_if`, which Alembic's comparison does not know about)."""
+
+    def include(item: SchemaItem, _name: str | None, _type: str, _reflected: bool, other: SchemaItem | None) -> bool:
+        # Alembic passes the model's item on one side of the comparison, the database's on the other.
+        marks = {getattr(side, "info", {}).get(ONLY_ON) for side in (item, other) if side is not None}
+        return marks <= {None, dialect_name}
+
+    return include
 
 
 def alembic_config(database_url: str) -> Config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from licenseserver.db.engine import make_engine
+from licenseserver.db.migrate import include_for
 from licenseserver.db.models import Base
 
 config = context.config
@@ -28,6 +29,8 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only alter tables by copying them
         compare_type=True,
+        # Autogenerate on SQLite must not add the PostgreSQL-only indexes (pg_trgm) to a revision.
+        include_object=include_for(connection.dialect.name),  # type: ignore[attr-defined]
     )
     with context.begin_transaction():
         context.run_migrations()

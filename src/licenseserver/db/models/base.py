@@ -15,6 +15,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# `info` key of a schema item that exists on one dialect only, e.g. a pg_trgm index: see
+# licenseserver.db.migrate.include_for (Alembic's comparison does not know `ddl_if`).
+ONLY_ON = "only_on"
 
 
 class Base(DeclarativeBase):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, func, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from licenseserver.db.models.base import Base, UtcDateTime, created_at_column
+from licenseserver.db.models.base import ONLY_ON, Base, UtcDateTime, created_at_column
 
 LICENSE_KEY_LENGTH = 19
 HARDWARE_HASH_MAX = 256
@@ -15,8 +15,41 @@ MACHINE_NAME_MAX = 255
 VERSION_MAX = 50
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A pg_trgm GIN index: serves `ILIKE '%text%'` and `ILIKE 'text%'`, which no B-tree can.
+    PostgreSQL only (migration 0004 creates the extension); SQLite scans, which suits its size."""
+    index = Index(
+        name,
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+        info={ONLY_ON: "postgresql"},  # for Alembic's comparison (db.migrate.include_for)
+    )
+    return index.ddl_if(dialect="postgresql")  # for metadata.create_all
+
+
+def lower_prefix_index(name: str, column: str) -> Index:
+    """A B-tree on lower(column) for `lower(column) LIKE 'text%'`. text_pattern_ops, because the
+    default operator class serves LIKE only under the C collation. PostgreSQL only: SQLite uses
+    no index for LIKE on an expression, so there it would only cost writes."""
+    label = f"{column}_lower"
+    index = Index(
+        name,
+        func.lower(literal_column(column)).label(label),
+        postgresql_ops={label: "text_pattern_ops"},
+        info={ONLY_ON: "postgresql"},
+    )
+    return index.ddl_if(dialect="postgresql")
+
+
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (
+        # The panel searches customers by any part of the name or e-mail (license list, customer
+        # select, global search): bench/admin_lists.py, docs/performance.md.
+        trigram_index("ix_customers_name_trgm", "name"),
+        trigram_index("ix_customers_email_trgm", "email"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
@@ -26,6 +59,14 @@ class Customer(Base):
 
 class License(Base):
     __tablename__ = "licenses"
+    __table_args__ = (
+        # The license list's sort by end date, with its `id` tie-breaker; both directions read
+        # the index (backwards: NULLS FIRST, as the list wants for "no end date" when descending).
+        Index("ix_licenses_valid_until", "valid_until", "id"),
+        # The same sort within one type (the type filter): without the type in front, a
+        # descending scan would first walk every perpetual license (NULL end date).
+        Index("ix_licenses_type_valid_until", "license_type", "valid_until", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     license_key: Mapped[str] = mapped_column(String(LICENSE_KEY_LENGTH), nullable=False, unique=True)
@@ -55,6 +96,9 @@ class Activation(Base):
             postgresql_where=text("is_active"),
             sqlite_where=text("is_active"),
         ),
+        # The panel's device search: `lower(column) LIKE 'text%'` on the machine name or the hash.
+        lower_prefix_index("ix_activations_machine_name_prefix", "machine_name"),
+        lower_prefix_index("ix_activations_hardware_hash_prefix", "hardware_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
