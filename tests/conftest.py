@@ -5,6 +5,7 @@ Every test that takes `world` runs twice: on a SQLite file and on the real Postg
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from licenseserver.api.app import create_api_app
+from licenseserver.config import Settings
 from licenseserver.db.engine import make_engine
 from tests.support import database
 from tests.support.world import TestWorld
@@ -63,6 +65,25 @@ def _world(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         engine = request.getfixturevalue("pg_engine")
         database.reset_pg(engine)
         yield TestWorld("postgresql", request.getfixturevalue("pg_database_url"), engine)
+
+
+_empty_database_numbers = itertools.count(1)
+# Every setting the server reads, as environment variables (tests clear them for a clean start).
+SETTING_VARIABLES = tuple(name.upper() for name in Settings.model_fields)
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it: a SQLite path not yet created, or a brand-new PostgreSQL database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"licenseserver_test_empty_{os.getpid()}_{next(_empty_database_numbers)}"
+    url = database.create_empty_pg_database(name)
+    try:
+        yield url
+    finally:
+        database.drop_pg_database(name)
 
 
 @pytest.fixture

@@ -20,32 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import psycopg
 import pytest
 from sqlalchemy import Engine
 
 from licenseserver.db.engine import make_engine
-from tests.conftest import free_port
+from tests.conftest import SETTING_VARIABLES, free_port
 from tests.support import database
 from tests.support.world import TestWorld
 
 API_KEY_LINE = re.compile(r"^AF-\d{4}-[A-Z0-9]{32}$")
 LICENSE_KEY = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$")
-SETTING_VARIABLES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "TRUSTED_PROXIES",
-    "RATE_LIMIT_API_PER_MINUTE",
-    "RATE_LIMIT_LOGIN_PER_MINUTE",
-    "DISPLAY_TIMEZONE",
-    "ADMIN_USERNAME",
-    "ADMIN_PASSWORD",
-    "CLIENT_CONFIG_CACHE_SECONDS",
-    "API_KEY_CACHE_SECONDS",
-    "SESSION_SWEEP_SECONDS",
-    "DB_POOL_SIZE",
-)
 _database_numbers = itertools.count(1)
 
 
@@ -121,19 +105,8 @@ def assert_one_line(stderr: str) -> None:
 
 
 @pytest.fixture
-def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it: a SQLite path not yet created, or a brand-new PostgreSQL database."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cli.db'}"
-        return
-    name = f"licenseserver_test_cli_{os.getpid()}_{next(_database_numbers)}"
-    with psycopg.connect(database.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield database.pg_url(name)
-    finally:
-        database.drop_pg_database(name)
+def empty_database(empty_database_url: str) -> str:
+    return empty_database_url
 
 
 @pytest.fixture

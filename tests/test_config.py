@@ -7,22 +7,7 @@ from pathlib import Path
 import pytest
 
 from licenseserver.config import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings
-
-SETTING_VARIABLES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "TRUSTED_PROXIES",
-    "RATE_LIMIT_API_PER_MINUTE",
-    "RATE_LIMIT_LOGIN_PER_MINUTE",
-    "DISPLAY_TIMEZONE",
-    "ADMIN_USERNAME",
-    "ADMIN_PASSWORD",
-    "CLIENT_CONFIG_CACHE_SECONDS",
-    "API_KEY_CACHE_SECONDS",
-    "SESSION_SWEEP_SECONDS",
-    "DB_POOL_SIZE",
-)
+from tests.conftest import SETTING_VARIABLES
 
 
 @pytest.fixture(autouse=True)

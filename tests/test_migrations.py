@@ -4,13 +4,10 @@ the models describe, and the migrations go down to nothing and up again."""
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -37,19 +34,8 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 @pytest.fixture
-def empty_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it, of this test's backend."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    name = f"licenseserver_test_migrations_{os.getpid()}_{next(_database_numbers)}"
-    with psycopg.connect(database.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield database.pg_url(name)
-    finally:
-        database.drop_pg_database(name)
+def empty_url(empty_database_url: str) -> str:
+    return empty_database_url
 
 
 @pytest.fixture

@@ -40,11 +40,15 @@ def pg_url(database: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
 
 
-def create_pg_database(name: str) -> str:
+def create_empty_pg_database(name: str) -> str:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_url(name)
+    return pg_url(name)
+
+
+def create_pg_database(name: str) -> str:
+    url = create_empty_pg_database(name)
     upgrade_schema(url)
     return url
 
