@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,14 +77,13 @@ def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError(f"{url} did not come up")
 
 
-@pytest.fixture
-def servers(pg_world: TestWorld) -> Iterator[Servers]:
-    """License API and admin panel processes on a fresh PostgreSQL database with one staff user."""
-    make_staff(pg_world)
+@contextmanager
+def running_servers(world: TestWorld) -> Iterator[Servers]:
+    """License API and admin panel processes on `world`'s database, stopped afterwards."""
     api_port, admin_port = free_port(), free_port()
     processes = [
-        _start("licenseserver.api.app:create_api_app", api_port, pg_world),
-        _start("licenseserver.admin.app:create_admin_app", admin_port, pg_world),
+        _start("licenseserver.api.app:create_api_app", api_port, world),
+        _start("licenseserver.admin.app:create_admin_app", admin_port, world),
     ]
     try:
         _wait(f"http://127.0.0.1:{api_port}/health", processes[0])
@@ -93,6 +93,14 @@ def servers(pg_world: TestWorld) -> Iterator[Servers]:
         for process in processes:
             process.terminate()
             process.wait(timeout=20)
+
+
+@pytest.fixture
+def servers(pg_world: TestWorld) -> Iterator[Servers]:
+    """Both apps on a fresh PostgreSQL database with one staff user."""
+    make_staff(pg_world)
+    with running_servers(pg_world) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -107,21 +115,10 @@ def shared_world(pg_database_url: str, pg_engine: Engine) -> TestWorld:
 
 @pytest.fixture(scope="module")
 def shared_servers(shared_world: TestWorld) -> Iterator[Servers]:
-    """License API and admin panel processes on `shared_world`, started once per module: starting
-    them takes seconds on a small machine, a flow in the browser a second or two."""
-    api_port, admin_port = free_port(), free_port()
-    processes = [
-        _start("licenseserver.api.app:create_api_app", api_port, shared_world),
-        _start("licenseserver.admin.app:create_admin_app", admin_port, shared_world),
-    ]
-    try:
-        _wait(f"http://127.0.0.1:{api_port}/health", processes[0])
-        _wait(f"http://127.0.0.1:{admin_port}/login", processes[1])
-        yield Servers(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{admin_port}")
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=20)
+    """Both apps on `shared_world`, started once per module: starting them takes seconds on a
+    small machine, a flow in the browser a second or two."""
+    with running_servers(shared_world) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
