@@ -289,7 +289,7 @@ def test_new_license_form_shows_a_generated_key(world: TestWorld, staff_panel: T
     key = re.search(r'id="license_key" name="license_key" class="mono" value="([^"]+)"', page.text)
     assert key and KEY.match(key.group(1))
     assert f'<option value="{customer_id}" selected>ACME Corp - admin@acme.com</option>' in page.text
-    assert '<select name="customer_id" data-customer-select' in page.text
+    assert '<select id="license-customer" name="customer_id" data-customer-select' in page.text
     assert 'hx-post="/api/generate-license-key"' in page.text
     assert world.scalar("SELECT COUNT(*) FROM licenses") == 0  # showing a key stores nothing
 

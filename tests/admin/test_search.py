@@ -133,5 +133,7 @@ def test_search_page_groups_results_by_type(world: TestWorld, staff_panel: TestC
     assert f'href="/licenses/{ids["acme_key"]}"' in page.text
     assert page.text.index("Kunden (1)") < page.text.index("Lizenzen (1)") < page.text.index("Geräte (1)")
     assert 'value="acme"' in page.text  # the header's search box keeps the query
+    assert "ACME Corp – aktiv" in page.text and "Active" not in page.text  # German on the page
+    assert "Other Ltd – inaktiv" in staff_panel.get("/search?q=qqqq").text
     empty = staff_panel.get("/search")
     assert empty.status_code == 200 and "Treffer" not in empty.text

@@ -17,6 +17,16 @@ def test_login_shows_dashboard(page: Page, servers: Servers) -> None:
     screenshot(page, "dashboard")
 
 
+def test_header_fits_one_row_on_a_laptop_screen(page: Page, servers: Servers) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, servers)
+    brand = page.get_by_role("link", name="V2 Lizenzserver").bounding_box()
+    log_out = page.get_by_role("button", name="Abmelden").bounding_box()
+    assert brand is not None and log_out is not None
+    # Same row: the log-out button's middle lies within the brand's height.
+    assert brand["y"] <= log_out["y"] + log_out["height"] / 2 <= brand["y"] + brand["height"] + 8
+
+
 def test_wrong_password_stays_on_login(page: Page, servers: Servers) -> None:
     log_in_page = f"{servers.admin_url}/login"
     page.goto(log_in_page)

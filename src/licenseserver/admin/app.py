@@ -4,6 +4,7 @@ reference's JSON endpoints, for the vendor's staff."""
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
         if not state.secret_key:
             async with state.lean_db.transaction() as conn:
                 state.secret_key = await ensure_secret(conn, SECRET_KEY_NAME)
+        # Everything imported and built so far lives as long as the process: moved out of the
+        # collector's reach, later full collections walk only what requests leave behind. They
+        # took 90-190 ms each before (bench/admin_lists.py, the slow first-page requests).
+        gc.freeze()
         try:
             yield
         finally:

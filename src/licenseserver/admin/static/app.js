@@ -23,12 +23,20 @@
       });
     }
   });
+  // Links styled as buttons answer the Space key like real buttons (Enter already follows them).
+  document.addEventListener("keydown", function (event) {
+    var link = event.target;
+    if (event.key === " " && link.matches && link.matches('a[role="button"]')) {
+      event.preventDefault();
+      link.click();
+    }
+  });
   // Searchable customer select (Select2-style), fed by /api/customers.
   function enhanceSelects(root) {
     if (!window.TomSelect) { return; }
     root.querySelectorAll("select[data-customer-select]").forEach(function (select) {
       if (select.tomselect) { return; }
-      new window.TomSelect(select, {
+      var control = new window.TomSelect(select, {
         valueField: "id", labelField: "text", searchField: "text", maxOptions: 50, preload: "focus",
         load: function (query, callback) {
           fetch("/api/customers?q=" + encodeURIComponent(query), { credentials: "same-origin" })
@@ -37,6 +45,11 @@
             .catch(function () { callback(); });
         }
       });
+      // The typing field replaces the select: it takes over the select's accessible name.
+      var label = select.id ? document.querySelector('label[for="' + select.id + '"]') : null;
+      if (label && control.control_input) {
+        control.control_input.setAttribute("aria-label", label.textContent.trim());
+      }
     });
   }
   document.addEventListener("DOMContentLoaded", function () { enhanceSelects(document); });

@@ -215,10 +215,21 @@ async def list_licenses(
     session: AsyncSession, filters: LicenseFilter, sort: LicenseSort, descending: bool, request: PageRequest
 ) -> Page[LicenseRow]:
     """One page of licenses with customer names and active device counts: one statement (and
-    one on customers when searching)."""
+    one on customers when searching).
+
+    The page's ids are found first and only those rows are joined to customers and get their
+    device counts: with the join outside, a deep page (page 200 of a filtered list at 1,000,000
+    licenses, bench/admin_lists.py) joined and counted every row the OFFSET skips, 170 ms
+    instead of 17 ms.
+    """
     conditions, selective = await filter_conditions(session, filters, utc_today())
-    stmt = _list_statement().where(*conditions).order_by(*sort_order(sort, descending, selective))
-    rows = (await session.execute(stmt.limit(request.fetch).offset(request.offset))).all()
+    page_ids = select(License.id).where(*conditions)
+    if sort == "customer":
+        page_ids = page_ids.join(Customer, Customer.id == License.customer_id)
+    page_ids = page_ids.order_by(*sort_order(sort, descending, selective))
+    page = page_ids.limit(request.fetch).offset(request.offset).subquery("page")
+    stmt = _list_statement().join(page, page.c.id == License.id).order_by(*sort_order(sort, descending))
+    rows = (await session.execute(stmt)).all()
     return page_of([LicenseRow(**row._asdict()) for row in rows], request)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from licenseserver.db.models import Activation, Customer, License
+from licenseserver.domain.customers.service import ordered_by_name
 from licenseserver.domain.licensing.admin_list import key_prefix_condition
 
 SearchType = Literal["customer", "license", "device"]
@@ -23,8 +24,9 @@ class SearchHit:
     type: SearchType
     id: int
     title: str
-    subtitle: str
+    subtitle: str  # the reference's words ("ACME Corp - Active"), for the JSON endpoint
     url: str
+    page_subtitle: str = ""  # the /search page's German words, when they differ
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "id": self.id, "title": self.title, "subtitle": self.subtitle, "url": self.url}
@@ -55,7 +57,7 @@ def _lower_prefix(column: InstrumentedAttribute[str], text: str) -> ColumnElemen
 
 def _statement(kind: SearchType) -> Select[*tuple[Any, ...]]:
     if kind == "customer":
-        return select(Customer.id, Customer.name, Customer.email).order_by(Customer.name, Customer.id)
+        return select(Customer.id, Customer.name, Customer.email)  # ordered by search_type
     if kind == "license":
         return (
             select(License.id, License.license_key, License.is_active, Customer.name)
@@ -79,8 +81,9 @@ def _hit(kind: SearchType, row: Any) -> SearchHit:
     if kind == "customer":
         return SearchHit(kind, row.id, row.name, row.email, f"/customers/{row.id}/edit")
     if kind == "license":
-        state = "Active" if row.is_active else "Inactive"
-        return SearchHit(kind, row.id, row.license_key, f"{row.name} - {state}", f"/licenses/{row.id}")
+        state, zustand = ("Active", "aktiv") if row.is_active else ("Inactive", "inaktiv")
+        url = f"/licenses/{row.id}"
+        return SearchHit(kind, row.id, row.license_key, f"{row.name} - {state}", url, f"{row.name} – {zustand}")
     title = row.machine_name or row.hardware_hash
     return SearchHit(kind, row.id, title, row.license_key, f"/licenses/{row.license_id}")
 
@@ -88,7 +91,10 @@ def _hit(kind: SearchType, row: Any) -> SearchHit:
 async def search_type(session: AsyncSession, kind: SearchType, q: str, limit: int) -> SearchGroup:
     """Up to `limit` hits of one kind and how many there are (counted only beyond the limit)."""
     condition = _condition(kind, q.strip())
-    rows = (await session.execute(_statement(kind).where(condition).limit(limit + 1))).all()
+    stmt = _statement(kind).where(condition)
+    if kind == "customer":
+        stmt = stmt.order_by(*await ordered_by_name(session, condition))
+    rows = (await session.execute(stmt.limit(limit + 1))).all()
     hits = [_hit(kind, row) for row in rows[:limit]]
     if len(rows) <= limit:
         return SearchGroup(kind, hits, len(hits))
