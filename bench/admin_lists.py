@@ -294,7 +294,9 @@ def _probe(name: str) -> Probe:
     return next(p for p in PROBES if p.name == name)
 
 
-def problems_of(small: SizeRun, large: SizeRun) -> list[str]:
+def problems_of(small: SizeRun, large: SizeRun, latency_fails: bool = True) -> list[str]:
+    """What fails the run: errors, statement counts that grow with the rows and (unless
+    `latency_fails` is off, as in CI on a shared machine) a p99 over the budget."""
     problems = []
     for few, many in zip(small.measurements, large.measurements, strict=True):
         problems += [f"{many.probe}: {failure}" for failure in few.failures + many.failures]
@@ -302,7 +304,11 @@ def problems_of(small: SizeRun, large: SizeRun) -> list[str]:
         if max(many.queries, default=0) > allowed:
             problems.append(f"{many.probe}: queries grow with the rows ({_queries(few)} → {_queries(many)})")
         if _probe(many.probe).required and many.p99 > BUDGET_MS:
-            problems.append(f"{many.probe}: p99 {many.p99:.1f} ms over the {BUDGET_MS:.0f} ms budget")
+            over = f"{many.probe}: p99 {many.p99:.1f} ms over the {BUDGET_MS:.0f} ms budget"
+            if latency_fails:
+                problems.append(over)
+            else:
+                say(f"NOTE: {over}")
     return problems
 
 
@@ -357,6 +363,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="100,000 licenses, 20 requests per type")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest requests")
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", seed.DEFAULT_ADMIN_URL))
+    parser.add_argument(
+        "--latency-report-only",
+        action="store_true",
+        help="print a p99 over the budget without failing (CI: only errors and growing statement counts fail)",
+    )
     parser.add_argument("--keep-db", action="store_true", help=f"keep {DATABASE} (the large size) afterwards")
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     options = parser.parse_args(argv)
@@ -388,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             seed.drop_database(options.admin_url, DATABASE)
     report(options, runs, info, workdir)
-    problems = problems_of(runs[0], runs[1])
+    problems = problems_of(runs[0], runs[1], latency_fails=not options.latency_report_only)
     for problem in problems:
         say(f"PROBLEM: {problem}")
     return 1 if problems else 0
