@@ -20,6 +20,10 @@ from licenseserver.admin.routes import (
     auth,
     customers,
     dashboard,
+    health,
+    leads,
+    leads_api,
+    leads_transfer,
     license_detail,
     licenses,
     live_sessions,
@@ -47,6 +51,10 @@ ROUTERS = tuple(
         administration,
         audit,
         account,
+        leads,
+        leads_api,
+        leads_transfer,
+        health,
     )
 )
 

@@ -2,6 +2,7 @@
 
 from licenseserver.db.models.base import Base
 from licenseserver.db.models.clients import ClientConfig, ClientRelease
+from licenseserver.db.models.leads import LeadContact, LeadContactDetail, LeadInstitution, LeadNote, LeadNoteVersion
 from licenseserver.db.models.licensing import Activation, Customer, License
 from licenseserver.db.models.resources import Resource, ResourceHistory
 from licenseserver.db.models.sessions import ClientSession
@@ -19,6 +20,11 @@ __all__ = [
     "ClientRelease",
     "ClientSession",
     "Customer",
+    "LeadContact",
+    "LeadContactDetail",
+    "LeadInstitution",
+    "LeadNote",
+    "LeadNoteVersion",
     "License",
     "RateLimitSettings",
     "Resource",

@@ -1,0 +1,77 @@
+"""Leads as a CSV file: export everything, import a file all or nothing (format and limits:
+domain/leads/csv_format.py, docs/leads.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import RedirectResponse, Response
+
+from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.routes.leads import LeadListQuery, overview_page
+from licenseserver.domain.audit.service import record
+from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, ImportRefusedError
+from licenseserver.domain.leads.transfer import check_file, export_csv, write_plan
+from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.timefmt import utc_today
+
+router = APIRouter()
+# Room for the form's other fields and the multipart framing around the file.
+UPLOAD_OVERHEAD = 64 * 1024
+TOO_LARGE = f"Die Datei ist zu groß: höchstens {MAX_IMPORT_BYTES // (1024 * 1024)} MiB."
+
+
+def refuse_large_upload(request: Request) -> None:
+    """Refuse an announced oversized upload before anything reads its body (the CSRF check
+    parses the form). An upload without a length is measured while it is read instead."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_IMPORT_BYTES + UPLOAD_OVERHEAD:
+        raise AppError(413, ErrorCode.PAYLOAD_TOO_LARGE, TOO_LARGE)
+
+
+@router.get("/leads/export")
+async def export_leads(db: Db, staff: Staff) -> Response:
+    filename = f"leads-{utc_today().isoformat()}.csv"
+    return Response(
+        await export_csv(db),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+async def _uploaded_bytes(request: Request) -> bytes:
+    upload = (await request.form()).get("file")
+    if not isinstance(upload, UploadFile):
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Bitte eine CSV-Datei auswählen.")
+    try:
+        data = await upload.read(MAX_IMPORT_BYTES + 1)
+    finally:
+        await upload.close()  # its spooled temporary file, now rather than at garbage collection
+    if len(data) > MAX_IMPORT_BYTES:
+        raise AppError(413, ErrorCode.PAYLOAD_TOO_LARGE, TOO_LARGE)
+    return data
+
+
+@router.post("/leads/import", dependencies=[Depends(refuse_large_upload)])
+async def import_leads(request: Request, db: Db, staff: Staff) -> Response:
+    """All or nothing: a file with any problem writes nothing and the overview lists every one."""
+    try:
+        data = await _uploaded_bytes(request)
+        plan = await check_file(db, data)
+    except AppError as error:
+        return await overview_page(request, db, LeadListQuery(), error=error)
+    except ImportRefusedError as refusal:
+        count = len(refusal.problems)
+        refused = AppError(400, ErrorCode.VALIDATION_ERROR, f"Nichts importiert: {count} Problem(e) in der Datei.")
+        return await overview_page(request, db, LeadListQuery(), error=refused, problems=refusal.problems)
+    result = await write_plan(db, plan)
+    after = {
+        "institutions": result.institutions,
+        "contacts": result.contacts,
+        "details": result.details,
+        "institution_id_range": [min(result.institution_ids), max(result.institution_ids)]
+        if result.institution_ids
+        else [],
+    }
+    await record(db, actor_of(request, staff), "import", "lead_institution", None, after=after)
+    return RedirectResponse(f"/leads/?notice=imported&count={result.institutions}", status_code=303)

@@ -1,0 +1,1 @@
+"""Leads: the sales CRM of the admin panel (institutions, contacts, contact details, notes)."""
