@@ -27,8 +27,11 @@ class TtlValue(Generic[T]):
             return self._value
         async with self._lock:
             if not self._fresh():
+                # The value's age counts from before the read: a read that waited on a busy loop
+                # must not stretch the promise (a replaced API key refused within one second).
+                started = time.monotonic()
                 self._value = await self._load()
-                self._loaded_at = time.monotonic()
+                self._loaded_at = started
         return self._value
 
     def set(self, value: T) -> None:
