@@ -18,7 +18,7 @@ from licenseserver.kit.errors import AppError, ErrorCode
 
 CustomerSort = Literal["name", "email", "created"]
 OPTIONS_PER_PAGE = 20  # the reference's customer select pages by 20
-FEW_MATCHES = 2000  # up to this many matching customers are found by index and then sorted
+FEW_MATCHES = 5000  # up to this many matching customers are found by index and then sorted
 
 
 class CustomerCreate(BaseModel):
