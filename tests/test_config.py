@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,11 @@ def test_bad_value_in_env_file_refused_in_one_line(tmp_path: Path) -> None:
 
 def test_settings_class_is_what_load_settings_returns() -> None:
     assert isinstance(load_settings(), Settings)
+
+
+def test_the_readme_names_every_setting() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = {name for cell in first_cells for name in re.findall(r"`([A-Z_]+)`", cell)}
+    assert documented == set(SETTING_VARIABLES)

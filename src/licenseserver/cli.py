@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import StrEnum
@@ -104,13 +102,14 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (api or admin alone)")] = 1,
 ) -> None:
     """Run the License API, the admin panel, or both; migrates the database first."""
-    from licenseserver.serving import serve_services
+    from licenseserver.kit.logs import configure_logging
+    from licenseserver.serving import metrics_shared_by_workers, serve_services
 
     settings = settings_or_exit()
-    api_key = prepare_or_exit(settings)
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="licenseserver-metrics-")
-    serve_services(settings, service.value, host, port, workers, api_key)
+    configure_logging(settings.log_format, settings.log_level)
+    with metrics_shared_by_workers(1 if service == Service.all else workers):
+        api_key = prepare_or_exit(settings)
+        serve_services(settings, service.value, host, port, workers, api_key)
 
 
 @api_key_app.command("show")

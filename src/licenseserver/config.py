@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./licenseserver.db"
@@ -21,6 +21,12 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    # Every key written to Redis starts with this, so installations (or tests) can share one Redis.
+    redis_key_prefix: str = Field(default="licenseserver", min_length=1, max_length=100)
+    # A Redis call that takes longer counts as failed: the request goes on with in-process limits.
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=5)
+    # After a failure, how long an instance keeps to its in-process limits before it asks Redis again.
+    redis_retry_seconds: float = Field(default=2.0, gt=0, le=60)
     secret_key: str | None = None
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_api_per_minute: int = Field(default=100, ge=1)
@@ -33,6 +39,14 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
     session_sweep_seconds: float = Field(default=30.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1, le=1000)
+    # Extra connections the admin panel's pool may open beyond DB_POOL_SIZE under a burst.
+    db_max_overflow: int = Field(default=5, ge=0, le=1000)
+    # Waits on the database are bounded so a request answers 503 instead of hanging when it is away.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    db_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")
     @classmethod
@@ -47,6 +61,13 @@ class Settings(BaseSettings):
                 raise ValueError("a SQLite URL needs a file: sqlite:///relative/file.db or sqlite:////abs/file.db")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value and value.split("://", 1)[0] not in {"redis", "rediss", "unix"}:
+            raise ValueError("must look like redis://[:password@]host:port/db, rediss://... or unix:///path")
+        return value or None
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
@@ -60,6 +81,13 @@ class Settings(BaseSettings):
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # raises ValueError on junk
         return value
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
 
     @field_validator("display_timezone")
     @classmethod

@@ -121,8 +121,10 @@ def shared_servers(shared_world: TestWorld) -> Iterator[Servers]:
         yield started
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope: Playwright's sync API keeps an event loop running in this thread until it
+    # stops, and the tests after this folder call asyncio.run().
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
     with sync_playwright() as playwright:

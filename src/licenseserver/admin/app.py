@@ -78,6 +78,7 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await state.lean_db.close()
             await state.engine.dispose()
+            await state.login_throttle.close()
 
     app = FastAPI(
         title="V2 License Server — Admin panel", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -89,5 +90,5 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(TransactionMiddleware, state=state)
     app.add_middleware(SecurityHeadersMiddleware, state=state)
-    app.add_middleware(MetricsMiddleware, app_name="admin")
+    app.add_middleware(MetricsMiddleware, app_name="admin", trusted_proxies=state.trusted_proxies)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import sqlalchemy.exc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -14,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import CsrfFailedError, NotAuthenticatedError, wants_json
 from licenseserver.admin.rendering import render
+from licenseserver.db.fastpath import DATABASE_UNAVAILABLE
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 
@@ -29,7 +31,31 @@ GERMAN_TITLES = {
     409: "Konflikt",
     429: "Zu viele Anfragen",
     500: "Interner Fehler",
+    503: "Vorübergehend nicht verfügbar",
 }
+RETRY_AFTER_SECONDS = "5"
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached now (down, restarting, out of connections, pool timeout),
+    whether the lean driver raised it or SQLAlchemy wrapped it."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy's wrapper -> its DBAPI adapter's error -> the driver's
+        if seen is None:
+            return False
+        if isinstance(seen, (*DATABASE_UNAVAILABLE, sqlalchemy.exc.TimeoutError)):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def database_unavailable_answer(request: Request) -> Response:
+    error = AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "Database temporarily unavailable, retry shortly")
+    response = answer_error(request, error)
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
 
 
 def answer_error(request: Request, error: AppError) -> Response:
@@ -76,6 +102,13 @@ async def on_request_validation(request: Request, exc: Exception) -> Response:
     return answer_error(request, AppError(400, ErrorCode.VALIDATION_ERROR, message, details=details))
 
 
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    if not is_database_unavailable(exc):
+        return await on_unexpected(request, exc)
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return database_unavailable_answer(request)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
     return answer_error(request, AppError(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))
@@ -87,4 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CsrfFailedError, on_csrf_failed)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_request_validation)
+    for exc_type in (*DATABASE_UNAVAILABLE, sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError):
+        app.add_exception_handler(exc_type, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

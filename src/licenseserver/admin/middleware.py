@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from licenseserver.admin.errors import database_unavailable_answer, is_database_unavailable
 from licenseserver.admin.state import AdminState
 from licenseserver.kit.clientaddr import is_https
 from licenseserver.kit.errors import ErrorCode, error_body
@@ -66,12 +68,23 @@ class TransactionMiddleware:
         async with self.state.sessions() as session:
             scope.setdefault("state", {})["db"] = session
 
+            answered = False
+
             async def finish_then_send(message: Message) -> None:
+                nonlocal answered
+                if answered:  # the app's response was replaced by a 503 below
+                    return
                 if message["type"] == "http.response.start":
                     keep = message["status"] < 400 or scope["state"].get("keep_writes", False)
                     try:
                         await (session.commit() if keep else session.rollback())
-                    except Exception:
+                    except Exception as exc:
+                        if is_database_unavailable(exc):
+                            # The database went away before the commit: nothing was saved, say so.
+                            log.warning("commit failed, database unavailable: %s", type(exc).__name__)
+                            answered = True
+                            await database_unavailable_answer(Request(scope))(scope, receive, send)
+                            return
                         log.exception("commit failed")
                         await session.rollback()
                         body = orjson.dumps(error_body(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))

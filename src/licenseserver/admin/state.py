@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from licenseserver.config import Settings
-from licenseserver.db.engine import make_async_engine
+from licenseserver.db.engine import PoolLimits, make_async_engine
 from licenseserver.db.fastpath import Database, open_database
 from licenseserver.db.orm import make_sessionmaker
 from licenseserver.domain.settings.service import RateLimitCache, RateLimits
 from licenseserver.kit.clientaddr import Network, parse_networks
 from licenseserver.kit.ratelimit import RateLimiter
+from licenseserver.kit.shared_limits import rate_limiter_for
 
 
 @dataclass
@@ -31,8 +32,8 @@ class AdminState:
 
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> AdminState:
-        engine = make_async_engine(settings.database_url)
-        lean_db = open_database(settings.database_url, pool_size=2)
+        engine = make_async_engine(settings.database_url, PoolLimits.from_settings(settings))
+        lean_db = open_database(settings.database_url, PoolLimits.from_settings(settings, size=2))
         defaults = RateLimits(settings.rate_limit_api_per_minute, settings.rate_limit_login_per_minute)
         return cls(
             settings=settings,
@@ -41,7 +42,7 @@ class AdminState:
             sessions=make_sessionmaker(engine),
             lean_db=lean_db,
             rate_limits=RateLimitCache(lean_db, defaults),
-            login_throttle=RateLimiter(),
+            login_throttle=rate_limiter_for(settings, "login"),
             trusted_proxies=parse_networks(settings.trusted_proxies),
             timezone=ZoneInfo(settings.display_timezone),
         )

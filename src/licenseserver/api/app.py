@@ -52,6 +52,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await state.db.close()
+            await state.limiter.close()
 
     app = FastAPI(
         title="V2 License Server — License API",
@@ -67,7 +68,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
     serve_client_endpoints_with_starlette(app, (license.router, sessions.router, versions.router))
     install_error_handlers(app)
     app.add_middleware(ApiGuardMiddleware, state=state)
-    app.add_middleware(MetricsMiddleware, app_name="api")
+    app.add_middleware(MetricsMiddleware, app_name="api", trusted_proxies=state.trusted_proxies)
     app.openapi = lambda: _openapi_with_api_key(app)  # type: ignore[method-assign]
     return app
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from licenseserver.db.fastpath import DATABASE_UNAVAILABLE
 from licenseserver.kit.errors import AppError, ErrorCode, error_body
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.validation import invalid_request
@@ -26,14 +27,7 @@ HTTP_CODES = {
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
 }
 HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
-DATABASE_UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-)
+# A client that waits this long finds the database back after a restart or a fail-over.
 RETRY_AFTER_SECONDS = "5"
 
 
@@ -97,4 +91,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-__all__ = ["install_error_handlers", "invalid_request"]
+__all__ = ["DATABASE_UNAVAILABLE", "install_error_handlers", "invalid_request"]

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from licenseserver.config import Settings
+from licenseserver.db.engine import PoolLimits
 from licenseserver.db.fastpath import Database, open_database
 from licenseserver.domain.api_key.service import ApiKeyCache
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.settings.service import RateLimitCache, RateLimits
 from licenseserver.kit.clientaddr import Network, parse_networks
 from licenseserver.kit.ratelimit import RateLimiter
+from licenseserver.kit.shared_limits import rate_limiter_for
 
 
 @dataclass
@@ -27,7 +29,7 @@ class ApiState:
 
     @classmethod
     def build(cls, settings: Settings) -> ApiState:
-        db = open_database(settings.database_url, settings.db_pool_size)
+        db = open_database(settings.database_url, PoolLimits.from_settings(settings))
         defaults = RateLimits(settings.rate_limit_api_per_minute, settings.rate_limit_login_per_minute)
         return cls(
             settings=settings,
@@ -35,7 +37,7 @@ class ApiState:
             clients=ClientCache(db, settings.client_config_cache_seconds),
             api_keys=ApiKeyCache(db, settings.api_key_cache_seconds),
             rate_limits=RateLimitCache(db, defaults),
-            limiter=RateLimiter(),
+            limiter=rate_limiter_for(settings, "api"),
             trusted_proxies=parse_networks(settings.trusted_proxies),
         )
 

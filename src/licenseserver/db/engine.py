@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from licenseserver.config import Settings
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many PostgreSQL connections a process holds and how long it waits on them. Every wait
+    is bounded, so a request answers 503 quickly while the database is away instead of hanging."""
+
+    size: int = 10
+    max_overflow: int = 5  # the ORM pool only: the lean pool never exceeds `size`
+    timeout_seconds: float = 5.0  # for a free connection of the pool
+    connect_timeout_seconds: float = 2.0
+    statement_timeout_seconds: float = 15.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, size: int | None = None) -> PoolLimits:
+        return cls(
+            size=settings.db_pool_size if size is None else size,
+            max_overflow=settings.db_max_overflow,
+            timeout_seconds=settings.db_pool_timeout_seconds,
+            connect_timeout_seconds=settings.db_connect_timeout_seconds,
+            statement_timeout_seconds=settings.db_statement_timeout_seconds,
+        )
 
 
 def normalize_url(database_url: str) -> str:
@@ -43,6 +70,10 @@ def configure_sqlite_connection(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+# Every engine is made with hide_parameters: a database error's message would otherwise quote the
+# statement's parameters (session tokens, password hashes, license keys) into the log.
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     url = normalize_url(database_url)
     if url.startswith("sqlite"):
@@ -51,10 +82,13 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         from licenseserver.db import fastpath  # noqa: F401  (registers the converters)
 
         kwargs.setdefault("connect_args", {})["detect_types"] = sqlite3.PARSE_DECLTYPES
-        engine = create_engine(url, native_datetime=True, **kwargs)
+        engine = create_engine(url, native_datetime=True, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", lambda conn, _record: configure_sqlite_connection(conn))
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # libpq counts whole seconds; the migrations and CLI commands wait no longer than the API.
+    connect_timeout = max(2, math.ceil(PoolLimits().connect_timeout_seconds))
+    kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", connect_timeout)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -68,16 +102,31 @@ def async_url(database_url: str) -> str:
     return "sqlite+aiosqlite://" + url.split("://", 1)[1]
 
 
-def make_async_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
-    """The admin panel's engine. On SQLite every transaction starts with BEGIN IMMEDIATE: it
-    takes the write lock up front, so it waits for the API's writers instead of failing midway."""
+def make_async_engine(database_url: str, limits: PoolLimits | None = None, **kwargs: Any) -> AsyncEngine:
+    """The admin panel's engine. On PostgreSQL a connection is pinged before use (pool_pre_ping),
+    so the ones a database restart broke are replaced instead of failing a request. On SQLite every
+    transaction starts with BEGIN IMMEDIATE: it takes the write lock up front, so it waits for the
+    API's writers instead of failing midway."""
     url = async_url(database_url)
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        limits = limits or PoolLimits()
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            pool_size=limits.size,
+            max_overflow=limits.max_overflow,
+            pool_timeout=limits.timeout_seconds,
+            connect_args={
+                "timeout": limits.connect_timeout_seconds,
+                "command_timeout": limits.statement_timeout_seconds,
+            },
+            **kwargs,
+        )
     from licenseserver.db import fastpath  # noqa: F401  (registers the converters)
 
     connect_args = {"detect_types": sqlite3.PARSE_DECLTYPES, "isolation_level": None}
-    engine = create_async_engine(url, native_datetime=True, connect_args=connect_args, **kwargs)
+    engine = create_async_engine(url, native_datetime=True, hide_parameters=True, connect_args=connect_args, **kwargs)
     event.listen(engine.sync_engine, "connect", lambda conn, _record: configure_sqlite_connection(conn))
     event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     return engine

@@ -38,6 +38,11 @@ SESSIONS_STARTED = Counter(f"{PREFIX}_sessions_started_total", "Sessions started
 SESSIONS_REFUSED = Counter(f"{PREFIX}_sessions_refused_total", "Session starts refused, by code", ["code"])
 SESSIONS_ENDED = Counter(f"{PREFIX}_sessions_ended_total", "Sessions ended, by reason", ["reason"])
 RATE_LIMITED = Counter(f"{PREFIX}_rate_limited_total", "Requests refused by a rate limit", ["scope"])
+RATE_LIMIT_FALLBACKS = Counter(
+    f"{PREFIX}_ratelimit_fallbacks_total",
+    "Rate-limit decisions taken in-process because Redis did not answer in time",
+    ["limiter"],
+)
 
 
 def render_metrics(live_sessions: int) -> tuple[bytes, str]:

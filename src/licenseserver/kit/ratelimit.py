@@ -4,6 +4,9 @@ The sliding-window-counter strategy keeps two counters per key (O(1) per hit) an
 `limit` requests through a burst from a fresh key, which the moving-window strategy also does but
 at O(limit) memory and time per key. Limits are read per request from `RateLimitCache`, so a
 change in the panel needs no restart.
+
+This class counts in this process only. With `REDIS_URL` set, `kit/shared_limits.py` counts in
+Redis for every instance and falls back to this class while Redis does not answer.
 """
 
 from __future__ import annotations
@@ -44,3 +47,6 @@ class RateLimiter:
             return Verdict(True, 0)
         stats = await self._limiter.get_window_stats(item, scope, key)
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def close(self) -> None:
+        """Release what the limiter holds (nothing in-process); called when the app stops."""

@@ -37,7 +37,8 @@ async def ensure_api_key(conn: Connection) -> str:
     """Return the key, making one first when the installation has none (logged once)."""
     created = await conn.fetchval(INSERT_KEY_IF_MISSING, new_api_key(utc_now().year))
     if created is not None:
-        log.warning("Generated the system API key: %s", created)
+        # Logged once, without the key: log lines end up where secrets must not (contract §4).
+        log.warning("Generated the system API key; `licenseserver api-key show` prints it")
         return str(created)
     key = await read_api_key(conn)
     assert key is not None  # the row exists: the insert above did nothing
