@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from licenseserver.admin.app import create_admin_app
@@ -54,3 +56,20 @@ def staff_panel(world: TestWorld, panel: TestClient) -> TestClient:
     make_staff(world)
     panel.headers["X-CSRF-Token"] = log_in(panel)
     return panel
+
+
+def count_queries(client: TestClient, path: str) -> int:
+    """How many SQL statements the panel runs to answer a GET (its ORM engine's cursor calls)."""
+    engine = client.app.state.admin.engine.sync_engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def before_cursor_execute(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+    assert response.status_code == 200
+    return len(statements)

@@ -12,8 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2 as httpx
-from sqlalchemy import event
-from starlette.testclient import TestClient
 
 from licenseserver.db.orm import run_in_orm_transaction
 from licenseserver.domain.resources.service import add_resources
@@ -113,19 +111,3 @@ def race(clients: list[httpx.Client], bodies: list[dict[str, object]]) -> list[i
 
     with ThreadPoolExecutor(len(clients)) as executor:
         return list(executor.map(send, clients, bodies))
-
-
-def queries_of(client: TestClient, path: str) -> int:
-    """How many SQL statements the panel runs to answer a GET (its ORM engine's cursor calls)."""
-    engine = client.app.state.admin.engine.sync_engine  # type: ignore[attr-defined]
-    seen: list[str] = []
-
-    def count(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(seen)

@@ -4,11 +4,10 @@ delete with confirmation; logged out, without CSRF, bad input and unknown ids.""
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from sqlalchemy import event
 from starlette.testclient import TestClient
 
+from tests.admin.conftest import count_queries
 from tests.admin.test_leads_helpers import audit, contact, detail, everything, institution, lead_rows, note
 from tests.support.world import TestWorld
 
@@ -200,22 +199,6 @@ def test_deleting_the_customer_keeps_the_lead(world: TestWorld, staff_panel: Tes
 
 def test_the_navigation_links_to_leads(world: TestWorld, staff_panel: TestClient) -> None:
     assert '<a href="/leads/">Leads</a>' in staff_panel.get("/").text
-
-
-def count_queries(client: TestClient, path: str) -> int:
-    engine = client.app.state.admin.engine.sync_engine  # type: ignore[attr-defined]
-    statements: list[str] = []
-
-    def before_cursor_execute(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", before_cursor_execute)
-    assert response.status_code == 200
-    return len(statements)
 
 
 def add_leads(world: TestWorld, count: int, first: int = 0) -> int:

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from tests.admin.conftest import count_queries
 from tests.support.world import TestWorld
 
 KEY = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$")
@@ -240,22 +241,6 @@ def test_list_refuses_bad_parameters(world: TestWorld, staff_panel: TestClient) 
     for query in BAD_LIST_QUERIES:
         assert staff_panel.get(f"/licenses?{query}").status_code == 400, query
         assert staff_panel.get(f"/licenses/count?{query}").status_code in (400, 200), query
-
-
-def count_queries(client: TestClient, path: str) -> int:
-    engine = client.app.state.admin.engine.sync_engine  # type: ignore[attr-defined]
-    statements: list[str] = []
-
-    def before_cursor_execute(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", before_cursor_execute)
-    assert response.status_code == 200
-    return len(statements)
 
 
 def test_list_query_count_does_not_grow_with_rows(world: TestWorld, staff_panel: TestClient) -> None:

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from licenseserver.db.orm import run_in_orm_transaction
 from licenseserver.domain.resources.service import release_resources_of_license
-from tests.admin.conftest import make_staff
+from tests.admin.conftest import count_queries, make_staff
 from tests.admin.pool_support import (
     ALLOCATE,
     AdminServer,
@@ -18,7 +18,6 @@ from tests.admin.pool_support import (
     history,
     new_license,
     pool,
-    queries_of,
     race,
     resource_state,
 )
@@ -408,7 +407,7 @@ def test_list_pages_run_a_constant_number_of_queries(world: TestWorld, staff_pan
             )
 
     grow(2, "a")
-    few = [queries_of(staff_panel, path) for path in paths]
+    few = [count_queries(staff_panel, path) for path in paths]
     grow(20, "b")
-    assert [queries_of(staff_panel, path) for path in paths] == few
+    assert [count_queries(staff_panel, path) for path in paths] == few
     assert "(22 Sitzungen)" in staff_panel.get("/sessions").text

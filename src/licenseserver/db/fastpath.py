@@ -173,11 +173,12 @@ class PostgresDatabase(Database):
             self._users -= 1
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[Connection]:
+    async def _borrowed(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pool connection, handed back with what went wrong (if anything) while it was out."""
         raw = await self._acquire()
         failed: BaseException | None = None
         try:
-            yield PgConnection(raw)
+            yield raw
         except BaseException as exc:
             failed = exc
             raise
@@ -185,17 +186,14 @@ class PostgresDatabase(Database):
             await self._release(raw, failed)
 
     @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Connection]:
+        async with self._borrowed() as raw:
+            yield PgConnection(raw)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        raw = await self._acquire()
-        failed: BaseException | None = None
-        try:
-            async with raw.transaction():
-                yield PgConnection(raw)
-        except BaseException as exc:
-            failed = exc
-            raise
-        finally:
-            await self._release(raw, failed)
+        async with self._borrowed() as raw, raw.transaction():
+            yield PgConnection(raw)
 
 
 def _utc_datetime(raw: bytes) -> datetime:

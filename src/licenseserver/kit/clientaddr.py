@@ -13,7 +13,7 @@ def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+def is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -24,7 +24,7 @@ def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
 def client_address(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]) -> str:
     peer = scope.get("client")
     address = str(peer[0]) if peer else "unknown"
-    if not trusted or not _is_trusted(address, trusted):
+    if not trusted or not is_trusted(address, trusted):
         return address
     forwarded: bytes | None = next((v for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"), None)
     if forwarded is None:
@@ -32,7 +32,7 @@ def client_address(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]
     # Walk from the nearest hop outwards; the first address no trusted proxy vouches for is the client.
     hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not _is_trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             return hop
     return hops[0] if hops else address
 
@@ -42,7 +42,7 @@ def is_https(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]) -> b
     if scope.get("scheme") == "https":
         return True
     peer = scope.get("client")
-    if not peer or not _is_trusted(str(peer[0]), trusted):
+    if not peer or not is_trusted(str(peer[0]), trusted):
         return False
     proto = next((v for k, v in scope.get("headers", ()) if k == b"x-forwarded-proto"), b"")
     return bool(proto.split(b",")[0].strip().lower() == b"https")

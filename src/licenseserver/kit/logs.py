@@ -10,7 +10,6 @@ key is what a customer pays for) in every formatted line and in the path of ever
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import re
@@ -22,7 +21,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from licenseserver.kit.clientaddr import Network
+from licenseserver.kit.clientaddr import Network, is_trusted
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 ACCESS_LOG = logging.getLogger("licenseserver.access")
@@ -61,19 +60,11 @@ def request_id_for(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]
     if trusted:
         incoming = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
         peer = scope.get("client")
-        if incoming is not None and peer and _is_trusted(str(peer[0]), trusted):
+        if incoming is not None and peer and is_trusted(str(peer[0]), trusted):
             kept = sane_request_id(incoming.decode("latin-1"))
             if kept is not None:
                 return kept
     return os.urandom(16).hex()
-
-
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)
 
 
 _last_second: list[Any] = [None, ""]  # formatting the date once a second, not once a line
