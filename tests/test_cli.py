@@ -344,3 +344,16 @@ def test_serve_api_on_a_fresh_database(cli: Cli) -> None:
             process.wait()
         output.thread.join(timeout=5)
         process.stdout.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_instances_starting_together_on_a_new_database_all_start(cli: Cli) -> None:
+    """Every `serve` migrates and seeds first, so instances started at once on an empty database
+    (compose --scale, a Kubernetes rollout) must not trip over each other."""
+    first_admin = {"ADMIN_USERNAME": "chef", "ADMIN_PASSWORD": "Ein-langes-Passwort-1"}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: cli.run("migrate", **first_admin), range(4)))
+    for result in results:
+        assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert cli.scalar("SELECT count(*) FROM admin_users") == 1
+    assert cli.scalar("SELECT count(*) FROM system_api_key") == 1

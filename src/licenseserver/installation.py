@@ -3,6 +3,7 @@ working installation needs exist (system API key, rate limits)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -18,6 +19,7 @@ from licenseserver.kit.blocking import run_blocking
 
 T = TypeVar("T")
 SECRET_KEY_NAME = "secret_key"  # noqa: S105 (the row name, not a secret)
+FIRST_ADMIN_LOCK_KEY = 0x4C53_4144_4D4E  # PostgreSQL advisory lock key, "LSADMN"
 
 
 def run_in_transaction(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
@@ -72,14 +74,20 @@ def secret_key(settings: Settings) -> str:
 
 def ensure_first_admin(database_url: str, username: str, password: str) -> None:
     """ADMIN_USERNAME / ADMIN_PASSWORD create the first admin, only while there is none."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
+    from sqlalchemy.exc import IntegrityError
 
     from licenseserver.db.models import AdminUser
     from licenseserver.db.orm import run_in_orm_transaction
     from licenseserver.domain.staff.service import create_admin
 
     async def create_if_none(session: AsyncSession) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            # Instances starting together would all count none and insert: they queue here.
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_ADMIN_LOCK_KEY})
         if not await session.scalar(select(func.count()).select_from(AdminUser)):
             await create_admin(session, username, password)
 
-    run_in_orm_transaction(database_url, create_if_none)
+    # On SQLite another process starting at the same moment may still win the insert: then it is done.
+    with contextlib.suppress(IntegrityError):
+        run_in_orm_transaction(database_url, create_if_none)
