@@ -32,9 +32,24 @@ def client_address(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]
     # Walk from the nearest hop outwards; the first address no trusted proxy vouches for is the client.
     hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not is_trusted(hop, trusted):
-            return hop
+        ip = _plain_ip(hop)
+        if ip is None:
+            # Not an address (markup, a port, junk): the header is not believed at all. The
+            # value would otherwise reach the audit log, rate-limit keys and 64-character columns.
+            return address
+        if not any(ip in network for network in trusted):
+            return str(ip)
     return hops[0] if hops else address
+
+
+def _plain_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IPv4 or IPv6 address without a zone (`fe80::1%eth0`): a zone means nothing beyond the
+    proxy's own host and makes the text arbitrarily long."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return None if "%" in text else ip
 
 
 def is_https(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]) -> bool:
