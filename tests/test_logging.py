@@ -5,17 +5,21 @@ through an activation, a log-in (and a failed one) and a regenerated API key."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+import socket
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx2 as httpx
 import pytest
 
 from licenseserver.db.engine import make_engine
 from licenseserver.kit.clientaddr import parse_networks
-from licenseserver.kit.logs import redact, request_id_for
+from licenseserver.kit.logs import TextFormatter, redact, request_id_for
 from tests.api.helpers import ACTIVATE, INFO, VERIFY
 from tests.faults.processes import ServeProcess
 from tests.support.world import TestWorld
@@ -143,3 +147,70 @@ def _access_lines(stderr: Path) -> list[dict[str, object]]:
     lines = [json.loads(line) for line in stderr.read_text().splitlines() if line.strip()]  # every line is JSON
     assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
     return [line for line in lines if line["logger"] == "licenseserver.access"]
+
+
+FORGED = "2026-01-01T00:00:00.000Z INFO licenseserver.access: GET / 200 forged"
+TEXT_LINE_START = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z [A-Z]+ ")
+
+
+def test_text_lines_escape_every_control_character_in_every_field() -> None:
+    record = logging.LogRecord("licenseserver.access", logging.INFO, "", 0, "GET /a\nb 404", (), None)
+    record.fields = {"path": "/a\r\nb\tc", "client": "\x1b[2J\x7f\x85\u2028", "status": 404}
+    line = TextFormatter().format(record)
+    assert line.splitlines() == [line]
+    assert "GET /a\\nb 404" in line
+    assert "path=/a\\r\\nb\\tc" in line
+    assert "client=\\x1b[2J\\x7f\\x85\\u2028" in line
+
+
+def test_a_traceback_keeps_its_lines_but_none_passes_for_a_log_line() -> None:
+    try:
+        raise ValueError("bad\n" + FORGED)
+    except ValueError:
+        record = logging.LogRecord("licenseserver", logging.ERROR, "", 0, "boom", (), sys.exc_info())
+    lines = TextFormatter().format(record).splitlines()
+    assert TEXT_LINE_START.match(lines[0]) and len(lines) > 2
+    assert all(line.startswith("    ") for line in lines[1:])
+
+
+def _raw_request(base_url: str, target: str, *headers: bytes) -> int:
+    host, port = base_url.removeprefix("http://").split(":")
+    head = b"GET " + target.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + b"".join(header + b"\r\n" for header in headers) + b"\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.slow
+def test_text_logs_of_both_apps_keep_one_line_per_request_whatever_the_path(tmp_path: Path) -> None:
+    """A `%0a` in a raw request path used to start a second, forged line in the text format."""
+    forged_path = "/api/x%0a" + quote(FORGED) + "%0d%0a%1b%5b2J%C2%85" + quote(FORGED)
+    hostile = (b"X-Forwarded-For: 203.0.113.9\x85", b"X-Request-ID: edge\x85")
+    servers = [
+        ServeProcess(
+            tmp_path,
+            service,
+            DATABASE_URL=f"sqlite:///{tmp_path / service}.db",
+            LOG_FORMAT="text",
+            TRUSTED_PROXIES="127.0.0.1",
+        )
+        for service in ("api", "admin")
+    ]
+    try:
+        for server, ready in zip(servers, ("/health", "/login"), strict=True):
+            server.wait_healthy(ready)
+            assert _raw_request(server.base_url, forged_path, *hostile) in (401, 404)
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:
+        text = server.stderr_path.read_text()
+        lines = text.splitlines()
+        assert lines and all(TEXT_LINE_START.match(line) for line in lines), text
+        access = [line for line in lines if "forged" in line]
+        assert len(access) == 1, text
+        assert "\\n2026-01-01T" in access[0] and "\\r\\n\\x1b[2J\\x85" in access[0]
+        assert "\x1b" not in text and "\x85" not in text

@@ -38,6 +38,10 @@ _LICENSE_KEY = re.compile(
 )
 # A cheap search first: the full pattern costs ~15 µs on an access line, this one under 1 µs.
 _MAYBE_LICENSE_KEY = re.compile(r"-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-")
+# Characters that could end a text line or steer a terminal: C0, DEL, C1 and the Unicode line and
+# paragraph separators (str.splitlines() breaks on these too).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # An id a trusted proxy sends is kept only when it is short and plain (it is echoed in a header).
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
 
@@ -49,6 +53,17 @@ def redact(text: str) -> str:
     if _MAYBE_LICENSE_KEY.search(text):
         text = _LICENSE_KEY.sub(r"\1-****-****-****", text)
     return text
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """One text log line stays one line: a `%0a` in a path, or any other control character a
+    client sent, is written as `\\n`, `\\x1b`... (a search first: most values have none)."""
+    return _CONTROL.sub(_escape_one, text) if _CONTROL.search(text) else text
 
 
 def sane_request_id(value: str | None) -> str | None:
@@ -98,16 +113,28 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        parts = [_timestamp(record.created), record.levelname, f"{record.name}:", record.getMessage()]
+        message = escape_controls(record.getMessage())
+        parts = [_timestamp(record.created), record.levelname, f"{record.name}:", message]
         fields = getattr(record, "fields", None) or {}
         request_id = REQUEST_ID.get()
         if request_id is not None and "request_id" not in fields:
-            parts.append(f"request_id={request_id}")
-        parts.extend(f"{name}={value}" for name, value in fields.items())
-        line = " ".join(str(part) for part in parts)
+            parts.append(f"request_id={escape_controls(request_id)}")
+        line = " ".join(parts)
+        if fields:
+            line += " " + text_fields(fields)
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + _indented(self.formatException(record.exc_info))
         return redact(line)
+
+
+def text_fields(fields: dict[str, Any]) -> str:
+    return " ".join(f"{escape_controls(str(name))}={escape_controls(str(value))}" for name, value in fields.items())
+
+
+def _indented(traceback: str) -> str:
+    """A traceback keeps its lines (a person reads it), each indented so that none can pass for a
+    log line of its own, with the control characters inside each line escaped."""
+    return "\n".join("    " + escape_controls(line) for line in traceback.splitlines())
 
 
 def chosen_format(log_format: str, stream: TextIO) -> str:
@@ -158,7 +185,7 @@ def log_request(method: str, route: str, path: str, status: int, seconds: float,
             ACCESS_LOG.info("%s", message, extra={"fields": fields})
             return
         line = handler.format(ACCESS_LOG.makeRecord(ACCESS_LOG.name, logging.INFO, "", 0, message, (), None))
-        line += " " + " ".join(f"{name}={value}" for name, value in fields.items())
+        line += " " + text_fields(fields)
     else:
         entry = {
             "time": _timestamp(time.time()),
