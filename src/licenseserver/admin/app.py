@@ -34,6 +34,7 @@ from licenseserver.admin.state import AdminState
 from licenseserver.api.middleware import MetricsMiddleware
 from licenseserver.config import Settings, get_settings
 from licenseserver.installation import SECRET_KEY_NAME, ensure_secret
+from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 
 STATIC_DIR = Path(__file__).with_name("static")
 # licenses before license_detail: `/licenses/new` must match before `/licenses/{license_id}`.
@@ -87,6 +88,7 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         app.include_router(router)
+    use_relative_slash_redirects(app)
     install_error_handlers(app)
     app.add_middleware(TransactionMiddleware, state=state)
     app.add_middleware(SecurityHeadersMiddleware, state=state)

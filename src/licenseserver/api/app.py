@@ -20,6 +20,7 @@ from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.sessions.service import sweep_timed_out_sessions
 from licenseserver.kit.metrics import SESSIONS_ENDED
+from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
     for module in (public, license, sessions, versions):
         app.include_router(module.router)
     serve_client_endpoints_with_starlette(app, (license.router, sessions.router, versions.router))
+    use_relative_slash_redirects(app)
     install_error_handlers(app)
     app.add_middleware(ApiGuardMiddleware, state=state)
     app.add_middleware(MetricsMiddleware, app_name="api", trusted_proxies=state.trusted_proxies)
