@@ -235,11 +235,7 @@ def syntax_cases(valid: dict[str, Any]) -> list[Case]:
         ("huge integer", b'{"license_key": ' + b"9" * 12000 + b"}"),
         ("form encoded", b"license_key=AAAA-BBBB-CCCC-DDDD&hardware_hash=x"),
     ]
-    cases = [Case(label, content) for label, content in raw]
-    cases.append(
-        Case("form content type", b"license_key=x", headers={"content-type": "application/x-www-form-urlencoded"})
-    )
-    return cases
+    return [Case(label, content) for label, content in raw]
 
 
 def encoding_cases(endpoint: Endpoint, valid: dict[str, Any]) -> list[Case]:
@@ -339,7 +335,7 @@ def test_bad_body_refused_and_nothing_written(scene: Scene, endpoint_name: str) 
         for category, make_cases in CATEGORIES.items()
         for case in make_cases(endpoint, valid)
     ]
-    assert len(cases) > 40
+    assert len(cases) >= 40
     refuse_all(scene, endpoint.path, cases)
 
 
@@ -403,6 +399,65 @@ def test_body_over_16_kib_refused_with_413(scene: Scene, endpoint_name: str) -> 
     assert "content-length" not in {k.lower() for k in chunked.request.headers}
     assert error_problems(chunked, 413, "PAYLOAD_TOO_LARGE") is None
     assert scene.world.snapshot() == before
+
+
+FOREIGN_CONTENT_TYPES = (
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "text/plain",
+    "text/json",
+    "application/xml",
+    "application/jsonp",
+    "application/json-patch",
+    "application/octet-stream",
+    "",
+    "json",
+)
+JSON_CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "Application/JSON;charset=UTF-8",
+    " application/json ",
+    "application/vnd.licenseserver+json",
+    "application/merge-patch+json; charset=utf-8",
+)
+
+
+@pytest.mark.parametrize("endpoint_name", POST_ENDPOINTS)
+def test_a_body_that_is_not_json_by_its_content_type_is_refused_with_415(scene: Scene, endpoint_name: str) -> None:
+    """The body itself is valid JSON: only its declared type is wrong."""
+    endpoint = ENDPOINTS[endpoint_name]
+    valid = json.dumps(scene.bodies[endpoint_name]).encode()
+    cases = [Case(f"Content-Type {value!r}", valid, headers={"content-type": value}) for value in FOREIGN_CONTENT_TYPES]
+    refuse_all(scene, endpoint.path, cases, status=415, code="UNSUPPORTED_MEDIA_TYPE")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield valid
+
+    chunked = scene.api.post(endpoint.path, content=chunks(), headers={"content-type": "text/plain"})
+    assert "transfer-encoding" in chunked.request.headers
+    assert error_problems(chunked, 415, "UNSUPPORTED_MEDIA_TYPE") is None
+
+
+def test_json_content_types_and_none_at_all_are_read_as_json(scene: Scene) -> None:
+    verify = ENDPOINTS["verify"]
+    valid = json.dumps(scene.bodies["verify"]).encode()
+    for value in JSON_CONTENT_TYPES:
+        response = scene.api.post(verify.path, content=valid, headers={"content-type": value})
+        assert response.status_code == 200 and response.json()["valid"] is True, (value, response.text)
+    bare = scene.api.post(verify.path, content=valid)
+    assert "content-type" not in bare.request.headers
+    assert bare.status_code == 200 and bare.json()["valid"] is True, bare.text
+    # Without a body there is nothing to type: an empty body is bad input as before.
+    empty = scene.api.post(verify.path, content=b"", headers={"content-type": "text/plain"})
+    assert error_problems(empty, 400, "VALIDATION_ERROR") is None
+
+
+def test_the_api_key_is_checked_before_the_content_type(scene: Scene) -> None:
+    response = scene.api.post(
+        ENDPOINTS["verify"].path, content=b"x=1", headers={"content-type": "text/plain", "X-API-Key": "wrong"}
+    )
+    assert error_problems(response, 401, "INVALID_API_KEY") is None
 
 
 def test_non_numeric_content_length_refused(scene: Scene) -> None:

@@ -118,6 +118,7 @@ def test_protected_operations_document_key_rate_limit_and_validation(
     assert "RATE_LIMITED" in operation["responses"]["429"]["description"]
     if method == "post":
         assert "VALIDATION_ERROR" in operation["responses"]["400"]["description"]
+        assert "UNSUPPORTED_MEDIA_TYPE" in operation["responses"]["415"]["description"]
     assert spec["components"]["securitySchemes"]["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
 
 

@@ -20,6 +20,9 @@ from licenseserver.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS, RATE_LIMITED
 MAX_BODY_BYTES = 16 * 1024
 PROTECTED_PREFIX = "/api/"
 INVALID_API_KEY_BODY = orjson.dumps(error_body(401, ErrorCode.INVALID_API_KEY, "Invalid or missing API key"))
+UNSUPPORTED_MEDIA_TYPE_BODY = orjson.dumps(
+    error_body(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Request bodies must be JSON (Content-Type: application/json)")
+)
 
 
 async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -39,6 +42,35 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def body_headers(scope: Scope) -> tuple[str | None, bytes | None]:
+    """Content-Length and Content-Type in one pass over the headers; a Content-Type counts only
+    when a body comes (a length above 0 or a chunked transfer)."""
+    length: str | None = None
+    content_type: bytes | None = None
+    chunked = False
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            length = value.decode("latin-1")
+        elif key == b"content-type":
+            content_type = value
+        elif key == b"transfer-encoding":
+            chunked = True
+    if not chunked and (length is None or length == "0"):
+        content_type = None
+    return length, content_type
+
+
+def is_json_or_absent(content_type: bytes | None) -> bool:
+    """No Content-Type (clients in the field omit it; the body is read as JSON either way, see
+    docs/api.md), `application/json` with any parameters such as charset, or `application/*+json`."""
+    if content_type is None or content_type == b"application/json":
+        return True
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
+    )
 
 
 class MetricsMiddleware:
@@ -93,7 +125,7 @@ class ApiGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
+        declared, content_type = body_headers(scope)
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
             await send_json(send, 413, orjson.dumps(_too_large().body()))
             return
@@ -106,6 +138,10 @@ class ApiGuardMiddleware:
                 return
             if refusal is not None:
                 await refusal(send)
+                return
+            # After the key: a caller without one learns nothing about what the API accepts.
+            if not is_json_or_absent(content_type):
+                await send_json(send, 415, UNSUPPORTED_MEDIA_TYPE_BODY)
                 return
         await self.app(scope, _limited_receive(receive), send)
 
