@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from licenseserver.api.docs import serve_docs_locally
 from licenseserver.api.errors import install_error_handlers
 from licenseserver.api.middleware import PROTECTED_PREFIX, ApiGuardMiddleware, MetricsMiddleware
 from licenseserver.api.routes import license, public, sessions, versions
@@ -60,6 +61,8 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
         version="1.0",
         description="Activate, verify and hold sessions for licensed desktop programs.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by serve_docs_locally
+        redoc_url=None,
         # Per-request OpenTelemetry hooks cost measurable time on the hot path (docs/performance.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -67,6 +70,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
     for module in (public, license, sessions, versions):
         app.include_router(module.router)
     serve_client_endpoints_with_starlette(app, (license.router, sessions.router, versions.router))
+    serve_docs_locally(app)
     use_relative_slash_redirects(app)
     install_error_handlers(app)
     app.add_middleware(ApiGuardMiddleware, state=state)
