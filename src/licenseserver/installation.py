@@ -18,7 +18,7 @@ from licenseserver.domain.settings.service import RateLimits, ensure_rate_limits
 from licenseserver.kit.blocking import run_blocking
 
 T = TypeVar("T")
-SECRET_KEY_NAME = "secret_key"  # noqa: S105 (the row name, not a secret)
+SECRET_KEY_NAME = "secret_key"  # noqa: S105  # nosec B105  # the row name, not a secret
 FIRST_ADMIN_LOCK_KEY = 0x4C53_4144_4D4E  # PostgreSQL advisory lock key, "LSADMN"
 
 
