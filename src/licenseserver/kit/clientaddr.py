@@ -39,7 +39,7 @@ def client_address(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]
             return address
         if not any(ip in network for network in trusted):
             return str(ip)
-    return hops[0] if hops else address
+    return str(ipaddress.ip_address(hops[0])) if hops else address  # every hop checked above
 
 
 def _plain_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
