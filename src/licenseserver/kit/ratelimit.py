@@ -24,6 +24,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 class Verdict:
     allowed: bool
     retry_after_seconds: int
+    shared: bool = False  # counted in Redis for every instance (not in this process alone)
 
 
 class RateLimiter:
@@ -42,11 +43,26 @@ class RateLimiter:
         return not await self._limiter.test(self._item(per_minute), scope, key)
 
     async def hit(self, scope: str, key: str, per_minute: int) -> Verdict:
-        item = self._item(per_minute)
-        if await self._limiter.hit(item, scope, key):
+        """Count one request if the limit allows it. The count and the check are one atomic step
+        (a Lua script in Redis), so parallel hits never pass the limit together."""
+        if await self._limiter.hit(self._item(per_minute), scope, key):
             return Verdict(True, 0)
-        stats = await self._limiter.get_window_stats(item, scope, key)
+        return await self.refusal(scope, key, per_minute)
+
+    async def refusal(self, scope: str, key: str, per_minute: int) -> Verdict:
+        """A refusal, with the seconds until the limit lets the next request through."""
+        stats = await self._limiter.get_window_stats(self._item(per_minute), scope, key)
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def reserve(self, scope: str, key: str, per_minute: int) -> Verdict:
+        """A hit for an attempt about to run (the log-in throttle), counted before it runs."""
+        return await self.hit(scope, key, per_minute)
+
+    async def give_back(self, scope: str, key: str, per_minute: int, reserved: Verdict) -> None:
+        """Uncount a reserved attempt that turned out not to count (a successful log-in). The
+        `limits` strategies have no refund; a hit of cost -1 is one, on every storage
+        (tests/admin/test_login_hardening.py checks it in-process and in Redis)."""
+        await self._limiter.hit(self._item(per_minute), scope, key, cost=-1)
 
     async def close(self) -> None:
         """Release what the limiter holds (nothing in-process); called when the app stops."""

@@ -18,6 +18,7 @@ counted in-process during an outage still count for their minute after Redis is 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -64,9 +65,22 @@ class SharedRateLimiter(RateLimiter):
     async def hit(self, scope: str, key: str, per_minute: int) -> Verdict:
         verdict = await self._ask_redis(lambda: self._shared.hit(scope, key, per_minute))
         if verdict is not None:
-            return verdict
+            return dataclasses.replace(verdict, shared=True)
         self._fallbacks.inc()
         return await super().hit(scope, key, per_minute)
+
+    async def reserve(self, scope: str, key: str, per_minute: int) -> Verdict:
+        # Attempts counted here while Redis was away keep counting once it is back.
+        if await super().exhausted(scope, key, per_minute):
+            return await super().refusal(scope, key, per_minute)
+        return await self.hit(scope, key, per_minute)
+
+    async def give_back(self, scope: str, key: str, per_minute: int, reserved: Verdict) -> None:
+        if not reserved.shared:
+            await super().give_back(scope, key, per_minute, reserved)
+            return
+        # Redis away now: the attempt stays counted there, which errs on the side of refusing.
+        await self._ask_redis(lambda: self._shared.give_back(scope, key, per_minute, reserved))
 
     async def exhausted(self, scope: str, key: str, per_minute: int) -> bool:
         # Attempts counted here while Redis was away keep counting once it is back.

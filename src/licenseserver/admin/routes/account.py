@@ -15,18 +15,18 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
-from licenseserver.admin.deps import Db, Staff, actor_of, request_address
+from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields
+from licenseserver.admin.login_throttle import LoginThrottledError, reserve_attempt, throttled_answer
 from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
 from licenseserver.db.models import AdminUser
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.staff import account
-from licenseserver.domain.staff.service import StaffSession, enable_totp, new_totp_secret, totp_uri
+from licenseserver.domain.staff.service import StaffSession, enable_totp, is_totp_code, new_totp_secret, totp_uri
 from licenseserver.kit.errors import AppError, ErrorCode
 
 router = APIRouter()
-CODE_PATTERN = re.compile(r"^\d{6}$")
 STYLE_ATTRIBUTE = re.compile(r"\sstyle=\"[^\"]*\"")
 SAVED_MESSAGES = {  # nosec B105  # messages shown after a change, no passwords
     "password": "Das Passwort wurde geändert. Andere Anmeldungen dieses Kontos wurden beendet.",
@@ -54,24 +54,12 @@ async def account_overview(request: Request, staff: Staff) -> Response:
     return _account_page(request, staff)
 
 
-def _throttle_keys(request: Request, staff: StaffSession) -> tuple[str, ...]:
-    # The log-in throttle's keys: a stolen session cookie must not become an unthrottled way to
-    # guess the password.
-    return (f"address:{request_address(request)}", f"user:{staff.admin.username.lower()}")
-
-
 async def _check_password(request: Request, staff: StaffSession, password: str) -> None:
-    state = admin_state(request)
-    per_minute = (await state.rate_limits.get()).login_per_minute
-    keys = _throttle_keys(request, staff)
-    if any([await state.login_throttle.exhausted("login", key, per_minute) for key in keys]):
-        raise AppError(429, ErrorCode.RATE_LIMITED, "Zu viele Versuche. Bitte warten Sie eine Minute.")
-    try:
-        account.require_password(staff.admin, password)
-    except AppError:
-        for key in keys:
-            await state.login_throttle.hit("login", key, per_minute)
-        raise
+    """The current password, checked under the log-in throttle: a stolen session cookie must not
+    become an unthrottled way to guess it."""
+    attempt = await reserve_attempt(request, staff.admin.username, "Zu viele Versuche. Bitte warten Sie eine Minute.")
+    await account.require_password(staff.admin, password)
+    await attempt.give_back()
 
 
 async def _locked_admin(db: Db, staff: StaffSession) -> AdminUser:
@@ -89,6 +77,8 @@ async def change_password(request: Request, db: Db, staff: Staff) -> Response:
         account.validate_new_password(new, fields.get("new_password_repeat", ""))
         await _check_password(request, staff, current)
         await account.set_password(db, admin, new, keep_session_id=staff.record.id)
+    except LoginThrottledError as exc:
+        return throttled_answer(request, exc)
     except AppError as exc:
         if exc.status != 400:
             raise
@@ -139,7 +129,7 @@ async def confirm_totp(request: Request, db: Db, staff: Staff) -> Response:
         message = "Die Einrichtung ist abgelaufen oder ungültig. Bitte beginnen Sie sie neu."
         raise AppError(400, ErrorCode.VALIDATION_ERROR, message)
     code = fields.get("code", "").replace(" ", "")
-    if not CODE_PATTERN.match(code) or not await enable_totp(db, secret_key, admin, secret, code):
+    if not is_totp_code(code) or not await enable_totp(db, secret_key, admin, secret, code):
         message = "Der Code ist falsch. Bitte den aktuellen 6-stelligen Code der App eingeben."
         return _enrolment_page(request, staff, token, secret, message, 400)
     actor = actor_of(request, staff)
@@ -155,6 +145,8 @@ async def disable_totp(request: Request, db: Db, staff: Staff) -> Response:
         raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet.")
     try:
         await _check_password(request, staff, fields.get("password", ""))
+    except LoginThrottledError as exc:
+        return throttled_answer(request, exc)
     except AppError as exc:
         if exc.status != 400:
             raise

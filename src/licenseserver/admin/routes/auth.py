@@ -1,5 +1,6 @@
-"""Log-in and log-out. Failed attempts are throttled per address and per username before any
-password hash is computed, and every attempt is in the audit log."""
+"""Log-in and log-out. Every password check is throttled per address and per username before it
+runs (admin/login_throttle.py), every failure gets the same answer, and every attempt is in the
+audit log."""
 
 from __future__ import annotations
 
@@ -20,15 +21,20 @@ from licenseserver.admin.deps import (
     optional_staff,
     request_address,
 )
+from licenseserver.admin.login_throttle import LoginThrottledError, reserve_attempt, throttled_answer
 from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
+from licenseserver.db.models import AdminUser
 from licenseserver.domain.audit.service import Actor, record
 from licenseserver.domain.staff.service import authenticate, close_session, open_session
 from licenseserver.kit.clientaddr import is_https
-from licenseserver.kit.errors import AppError, ErrorCode
 
 router = APIRouter()
 COOKIE_MAX_AGE = 12 * 3600
+ACTOR_LENGTH = 100  # audit_log.actor
+ENTITY_ID_LENGTH = 64  # audit_log.entity_id
+LOGIN_FAILED = "Anmeldung fehlgeschlagen: Benutzername, Passwort oder Code falsch."
+TOO_MANY_LOGINS = "Zu viele Anmeldeversuche. Bitte warten Sie eine Minute."
 
 
 def _safe_next(target: str | None) -> str:
@@ -39,16 +45,11 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request,
-    message: str = "",
-    status: int = 200,
-    next_url: str = "/",
-    totp: bool = False,
-    username: str = "",
+    request: Request, message: str = "", status: int = 200, next_url: str = "/", username: str = ""
 ) -> Response:
     token = request.cookies.get(ANONYMOUS_CSRF_COOKIE) or secrets.token_urlsafe(32)
     request.state.anonymous_csrf = token
-    context = {"message": message, "next_url": next_url, "ask_totp": totp, "username": username}
+    context = {"message": message, "next_url": next_url, "username": username}
     response = render(request, "login.html", context, status_code=status)
     response.set_cookie(
         ANONYMOUS_CSRF_COOKIE,
@@ -60,25 +61,22 @@ def _login_page(
     return response
 
 
-@router.get("/login")
+@router.api_route("/login", methods=["GET", "HEAD"])
 async def login_form(request: Request, next: str | None = None) -> Response:
     if await optional_staff(request) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return _login_page(request, next_url=_safe_next(next))
+    response = _login_page(request, next_url=_safe_next(next))
+    if request.method == "HEAD":
+        response.body = b""  # the GET's headers (its Content-Length included), without the page
+    return response
 
 
-async def _throttled(request: Request, username: str) -> bool:
-    state = admin_state(request)
-    per_minute = (await state.rate_limits.get()).login_per_minute
-    keys = (f"address:{request_address(request)}", f"user:{username.lower()}")
-    return any([await state.login_throttle.exhausted("login", key, per_minute) for key in keys])
-
-
-async def _count_failure(request: Request, username: str) -> None:
-    state = admin_state(request)
-    per_minute = (await state.rate_limits.get()).login_per_minute
-    for key in (f"address:{request_address(request)}", f"user:{username.lower()}"):
-        await state.login_throttle.hit("login", key, per_minute)
+def _audited_name(username: str, length: int) -> str:
+    """A typed username as the audit log keeps it: control characters escaped (PostgreSQL text
+    cannot hold a NUL) and cut to the column. A name longer than 64 characters is cut in
+    `entity_id` only: `actor` holds 100, as much as the form accepts."""
+    escaped = "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in username)
+    return escaped[:length]
 
 
 @router.post("/login")
@@ -94,24 +92,30 @@ async def login(
     cookie = request.cookies.get(ANONYMOUS_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf_token.encode()):
         raise CsrfFailedError()
-    actor = Actor(username, request_address(request))
+    actor = Actor(_audited_name(username, ACTOR_LENGTH), request_address(request))
+    entity_id = _audited_name(username, ENTITY_ID_LENGTH)
     request.state.keep_writes = True  # a refused log-in is still written to the audit log
-    if await _throttled(request, username):
-        await record(db, actor, "login_throttled", "admin_user", username)
-        raise AppError(429, ErrorCode.RATE_LIMITED, "Zu viele Anmeldeversuche. Bitte warten Sie eine Minute.")
-    result = await authenticate(db, admin_state(request).secret_key, username, password, totp or None)
-    if result.admin is None:
-        await _count_failure(request, username)
-        await record(db, actor, "login_failed", "admin_user", username)
-        message = (
-            "Bitte den Code Ihrer Authenticator-App eingeben."
-            if result.needs_totp and not totp
-            else ("Anmeldung fehlgeschlagen: Benutzername, Passwort oder Code falsch.")
-        )
-        return _login_page(request, message, 401, _safe_next(next), totp=result.needs_totp, username=username)
-    token = await open_session(db, result.admin, actor.address)
-    await record(db, actor, "login", "admin_user", result.admin.id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    if "\x00" in username:  # no account can have it, and the database could not even look it up
+        await record(db, actor, "login_failed", "admin_user", entity_id)
+        return _login_page(request, "Der Benutzername enthält ein unzulässiges Zeichen.", 400, _safe_next(next))
+    try:
+        attempt = await reserve_attempt(request, username, TOO_MANY_LOGINS)
+    except LoginThrottledError as exc:
+        await record(db, actor, "login_throttled", "admin_user", entity_id)
+        return throttled_answer(request, exc)
+    admin = await authenticate(db, admin_state(request).secret_key, username, password, totp)
+    if admin is None:
+        await record(db, actor, "login_failed", "admin_user", entity_id)
+        # One message for every failure: which part was wrong is the attacker's to find out.
+        return _login_page(request, LOGIN_FAILED, 401, _safe_next(next), username=username)
+    await attempt.give_back()
+    return await _logged_in(request, db, admin, actor, _safe_next(next))
+
+
+async def _logged_in(request: Request, db: Db, admin: AdminUser, actor: Actor, target: str) -> Response:
+    token = await open_session(db, admin, actor.address)
+    await record(db, actor, "login", "admin_user", admin.id)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -46,8 +46,8 @@ def open_enrolment(secret_key: str, admin_id: int, token: str, now: float | None
     return secret if 0 <= age <= ENROLMENT_SECONDS else None
 
 
-def require_password(admin: AdminUser, password: str) -> None:
-    if len(password) > MAX_PASSWORD_LENGTH or not verify_password(admin.password_hash, password):
+async def require_password(admin: AdminUser, password: str) -> None:
+    if len(password) > MAX_PASSWORD_LENGTH or not await verify_password(admin.password_hash, password):
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "Das aktuelle Passwort ist falsch.")
 
 
@@ -62,7 +62,7 @@ def validate_new_password(password: str, repeated: str) -> None:
 async def set_password(session: AsyncSession, admin: AdminUser, new: str, keep_session_id: int) -> None:
     """Store a new password (the caller has checked the current one) and end the admin's other
     log-ins: whoever knew the old password is out."""
-    admin.password_hash = hash_password(new)
+    admin.password_hash = await hash_password(new)
     await session.execute(
         delete(AdminSession).where(AdminSession.user_id == admin.id, AdminSession.id != keep_session_id)
     )

@@ -25,6 +25,10 @@ MIN_PASSWORD_LENGTH = 10
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 TOTP_WINDOW_STEPS = 1  # accept the previous and next 30-second code for clock drift
+TOTP_CODE = re.compile(r"[0-9]{6}")
+# Checked (and its answer ignored) when an account has no second factor or no account has the
+# name, so that every log-in costs one code check.
+DUMMY_TOTP_SECRET = pyotp.random_base32()
 
 
 def _token_hash(token: str) -> str:
@@ -46,50 +50,65 @@ async def create_admin(session: AsyncSession, username: str, password: str) -> A
     validate_credentials(username, password)
     if await find_admin(session, username) is not None:
         raise AppError(409, ErrorCode.CONFLICT, f"Admin {username!r} already exists")
-    admin = AdminUser(username=username, password_hash=hash_password(password))
+    admin = AdminUser(username=username, password_hash=await hash_password(password))
     session.add(admin)
     await session.flush()
     return admin
 
 
-def _totp_step_accepted(admin: AdminUser, secret: str, code: str) -> int | None:
-    """The time step the code belongs to, if valid and newer than the last accepted one."""
+def is_totp_code(code: str) -> bool:
+    """Six ASCII digits (`\\d` would also let in other scripts' digits, which no app shows)."""
+    return TOTP_CODE.fullmatch(code) is not None
+
+
+def matching_totp_step(secret: str, code: str) -> int | None:
+    """The time step (previous, current or next) whose code `code` is, else None. Every step is
+    compared, as bytes, so a match costs as long as a miss and no input can make it raise."""
     totp = pyotp.TOTP(secret)
     now_step = int(time.time()) // totp.interval
+    given = code.encode() if is_totp_code(code) else b""
+    found = None
     for step in range(now_step - TOTP_WINDOW_STEPS, now_step + TOTP_WINDOW_STEPS + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            if admin.totp_last_step is not None and step <= admin.totp_last_step:
-                return None  # replayed
-            return step
-    return None
+        if hmac.compare_digest(totp.generate_otp(step).encode(), given):
+            found = step
+    return found
 
 
-@dataclass(frozen=True, slots=True)
-class LoginResult:
-    admin: AdminUser | None
-    needs_totp: bool = False
+def _is_fresh(admin: AdminUser, step: int | None) -> bool:
+    """A matching code newer than the last one accepted: each code logs in once, never replayed."""
+    return step is not None and (admin.totp_last_step is None or step > admin.totp_last_step)
+
+
+def _totp_secret(admin: AdminUser | None, secret_key: str) -> str | None:
+    if admin is None or not admin.totp_secret_encrypted:
+        return None
+    return unseal(secret_key, admin.totp_secret_encrypted)
 
 
 async def authenticate(
-    session: AsyncSession, secret_key: str, username: str, password: str, totp_code: str | None
-) -> LoginResult:
+    session: AsyncSession, secret_key: str, username: str, password: str, totp_code: str
+) -> AdminUser | None:
+    """The admin these credentials log in, or None.
+
+    Every failure does the same work, whichever part was wrong: one password verification (against
+    a dummy hash for an unknown name) and one code check (against a dummy secret for an account
+    without a second factor). So neither the answer nor its timing says that a password was right.
+    """
     admin = await find_admin(session, username)
-    password_ok = verify_password(admin.password_hash if admin else None, password)
+    password_ok = await verify_password(admin.password_hash if admin else None, password)
+    secret = _totp_secret(admin, secret_key)
+    step = matching_totp_step(secret or DUMMY_TOTP_SECRET, totp_code.replace(" ", ""))
     if admin is None or not password_ok or not admin.is_active:
-        return LoginResult(None)
+        return None
     if admin.totp_secret_encrypted:
-        secret = unseal(secret_key, admin.totp_secret_encrypted)
-        if not totp_code:
-            return LoginResult(None, needs_totp=True)
-        step = _totp_step_accepted(admin, secret, totp_code.strip()) if secret else None
-        if step is None:
-            return LoginResult(None, needs_totp=True)
+        if secret is None or not _is_fresh(admin, step):
+            return None
         admin.totp_last_step = step
     if needs_rehash(admin.password_hash):
-        admin.password_hash = hash_password(password)
+        admin.password_hash = await hash_password(password)
     admin.last_login_at = utc_now()
     await session.flush()
-    return LoginResult(admin)
+    return admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +174,8 @@ def totp_uri(secret: str, username: str) -> str:
 
 async def enable_totp(session: AsyncSession, secret_key: str, admin: AdminUser, secret: str, code: str) -> bool:
     """Turn on the second factor once the admin proves the authenticator shows the right code."""
-    step = _totp_step_accepted(admin, secret, code.strip())
-    if step is None:
+    step = matching_totp_step(secret, code)
+    if not _is_fresh(admin, step):
         return False
     admin.totp_secret_encrypted = seal(secret_key, secret)
     admin.totp_last_step = step
