@@ -25,6 +25,8 @@ JWKS_CACHE_CONTROL = "public, max-age=300"
     response_model=JwkSet,
 )
 async def jwks(request: Request) -> Response:
-    async with api_state(request).db.reading() as conn:
+    state = api_state(request)
+    await state.signing.get()  # makes the first key when `migrate` has not run yet
+    async with state.db.reading() as conn:
         document: dict[str, Any] = await jwks_document(conn)
     return JsonResponse(document, headers={"Cache-Control": JWKS_CACHE_CONTROL})

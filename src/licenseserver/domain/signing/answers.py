@@ -44,7 +44,8 @@ def parse_accept_signature(value: bytes) -> SignatureRequest:
         raise AcceptSignatureError("Accept-Signature's member must be an inner list of components")
     params: dict[str, Any] = member[1]
     alg = params.get("alg")
-    if alg is not None and alg != "ed25519":
+    # A string, as RFC 9421 defines the parameter: a token ed25519 is refused like any other value.
+    if alg is not None and (not isinstance(alg, str) or alg != "ed25519"):
         raise AcceptSignatureError('Accept-Signature\'s alg must be "ed25519"')
     nonce = params.get("nonce")
     if nonce is not None and (not isinstance(nonce, str) or not 1 <= len(nonce) <= NONCE_MAX):
