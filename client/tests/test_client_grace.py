@@ -3,6 +3,7 @@ period; the clock guard refuses a local clock set back before a time the server 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -76,7 +77,7 @@ def test_the_cache_holds_per_license_and_device(client: LicenseClient, server: F
         client.verify("WXYZ-WXYZ-WXYZ-WXYZ", DEVICE)
 
 
-@pytest.mark.parametrize("edit", ["body", "created", "garbage", "swap_key"])
+@pytest.mark.parametrize("edit", ["body", "created", "garbage", "swap_key", "rewrite_request"])
 def test_an_edited_cache_file_does_not_help(
     make_client: Callable[..., LicenseClient], server: FakeServer, clock: Clock, tmp_path: Path, edit: str
 ) -> None:
@@ -91,12 +92,16 @@ def test_an_edited_cache_file_does_not_help(
         entry["headers"]["signature-input"] = entry["headers"]["signature-input"].replace("created=", "created=9")
     elif edit == "swap_key":  # a valid answer for one device, filed under another
         data["verify"] = {LicenseClientKey("other"): entry}
+    elif edit == "rewrite_request":  # ... with the recorded question rewritten to match
+        asked = json.loads(base64.b64decode(entry["request_body"]))
+        entry["request_body"] = base64.b64encode(json.dumps({**asked, "hardware_hash": "other"}).encode()).decode()
+        data["verify"] = {LicenseClientKey("other"): entry}
     else:
         path.write_text("{not json")
     if edit != "garbage":
         path.write_text(json.dumps(data))
     with pytest.raises(ServerUnavailableError):
-        make_client().verify(LICENSE_KEY, "other" if edit == "swap_key" else DEVICE)
+        make_client().verify(LICENSE_KEY, "other" if edit in ("swap_key", "rewrite_request") else DEVICE)
 
 
 def LicenseClientKey(device: str) -> str:  # noqa: N802 - reads like the cache's own key
