@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.testclient import TestClient
 
 from tests.admin.pool_support import audit, new_license
-from tests.admin.test_signing_keys import page_jwks
+from tests.admin.test_signing_keys import PANEL_SECRET, page_jwks
+from tests.conftest import make_client
 from tests.support.world import TestWorld
 
 DAY = 86_400
@@ -131,6 +132,19 @@ def test_download_is_a_signed_license_file_for_the_device(world: TestWorld, staf
     assert claims["nbf"] == claims["iat"] and abs(claims["iat"] - datetime.now(UTC).timestamp()) < 60
     assert claims["exp"] - claims["iat"] == 30 * DAY
     assert uuid.UUID(claims["jti"]).version == 4
+
+    # The License API's checkout gives the same file (but for its own issue time and jti).
+    with make_client(world, secret_key=PANEL_SECRET) as api:
+        body = {"license_key": key, "hardware_hash": "hw-offline-1"}
+        checkout = api.post("/api/license/checkout", json=body, headers={"X-API-Key": world.api_key})
+    assert checkout.status_code == 200, checkout.text
+    api_header, api_claims = verified_claims(checkout.json()["license_file"], jwks(staff_panel))
+    assert api_header == header
+    volatile = {"iat", "nbf", "exp", "jti"}
+    assert {k: v for k, v in api_claims.items() if k not in volatile} == {
+        k: v for k, v in claims.items() if k not in volatile
+    }
+    assert api_claims["exp"] - api_claims["iat"] == claims["exp"] - claims["iat"]
 
     # A forged copy fails the same check.
     head, payload, signature = response.text.strip().split(".")

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 from starlette.testclient import TestClient
 
 from tests.admin.pool_support import audit
+from tests.conftest import make_client
 from tests.support.world import TestWorld
 
 ROTATE = "/administration/signing-keys/rotate"
+PANEL_SECRET = "test-secret-key-for-the-panel"  # the panel fixture's SECRET_KEY: the API must share it
 JWKS_BLOCK = re.compile(r'<pre class="jwks" id="jwks-json"[^>]*>(.*?)</pre>', re.S)
 KID_FORMAT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -125,6 +127,8 @@ def test_rotation_shows_both_keys_and_publishes_both(world: TestWorld, staff_pan
     for jwk in jwks["keys"]:
         assert set(jwk) == {"kty", "crv", "x", "kid", "alg", "use"}
         assert (jwk["kty"], jwk["crv"], jwk["alg"], jwk["use"]) == ("OKP", "Ed25519", "EdDSA", "sig")
+    with make_client(world, secret_key=PANEL_SECRET) as api:
+        assert api.get("/.well-known/jwks.json").json() == jwks  # the very set the License API publishes
     # Only the older key can be retired; the private halves are never on the page.
     assert f'href="{retire_path(first)}"' in page and f'href="{retire_path(second)}"' not in page
     for sealed in world.rows("SELECT private_key FROM signing_keys"):
