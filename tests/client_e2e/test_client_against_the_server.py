@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from licenseserver_client import (
     LicenseClient,
     OfflineFailure,
     OfflineLicenseError,
+    SessionLostError,
     SignatureError,
     SignatureFailure,
     jwk_thumbprint,
@@ -146,3 +147,33 @@ def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp
     with pytest.raises(SignatureError) as still_refused:
         old_only.info(key)
     assert still_refused.value.reason is SignatureFailure.UNKNOWN_KEY
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_a_session_refused_at_start_or_lost_on_heartbeat(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    key = world.license()
+    world.execute("UPDATE client_configs SET heartbeat_interval = 1")
+    client = pinned(served, world, tmp_path)
+    client.activate(key, DEVICE, "E2E-PC", "1.0.0")
+    lost: list[SessionLostError] = []
+    with client.session(key, DEVICE, "E2E-PC", "1.0.0", on_lost=lost.append) as first:
+        with pytest.raises(SessionLostError) as conflict:
+            client.session(key, DEVICE, "E2E-PC", "1.0.0").start()
+        assert (conflict.value.code, conflict.value.status) == ("SESSION_CONFLICT", 409)
+        assert conflict.value.message.startswith("Es ist nur eine Sitzung erlaubt")
+        wait_for(lambda: first.beats >= 1)
+        assert first.token is not None
+        world.age_session(first.token, 3600)  # silent for an hour: timed out at the server
+        wait_for(lambda: bool(lost))
+        with pytest.raises(SessionLostError) as gone:
+            first.check()
+        assert (gone.value.code, gone.value.status) == ("SESSION_NOT_FOUND", 404) and lost == [gone.value]
+    with client.session(key, DEVICE, "E2E-PC", "1.0.0") as second:
+        second.check()
+    assert world.scalar("SELECT count(*) FROM sessions WHERE ended_at IS NULL") == 0

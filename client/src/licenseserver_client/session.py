@@ -55,8 +55,9 @@ class LicenseSession:
         except ApiError as refused:
             if refused.code != "SESSION_CONFLICT":
                 raise
-            self._lose(SessionLostError(refused.message, refused.code, refused.status))
-            raise self._lost from refused  # type: ignore[misc]
+            lost = SessionLostError(refused.message, refused.code, refused.status)
+            self._lose(lost)
+            raise lost from refused
         self.info = SessionInfo.from_json(data)
         atexit.register(self._end_at_exit)
         self._thread = threading.Thread(target=self._beat, name="license-heartbeat", daemon=True)
