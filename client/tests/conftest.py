@@ -119,10 +119,15 @@ def clock() -> Clock:
 @pytest.fixture
 def make_client(server: FakeServer, key: SigningKey, clock: Clock, tmp_path: Path) -> Callable[..., LicenseClient]:
     def make(**options: Any) -> LicenseClient:
-        values: dict[str, Any] = {"public_keys": jwks(key), "cache_path": tmp_path / "cache.json", "clock": clock}
+        values: dict[str, Any] = {
+            "public_keys": jwks(key),
+            "cache_path": tmp_path / "cache.json",
+            "clock": clock,
+            "timeout": 5.0,
+        }
         values.update(options)
         base_url = values.pop("base_url", server.base_url)
-        return LicenseClient(base_url, "AF-2026-TESTKEY0TESTKEY0TESTKEY0TESTKEY0", timeout=5.0, **values)
+        return LicenseClient(base_url, "AF-2026-TESTKEY0TESTKEY0TESTKEY0TESTKEY0", **values)
 
     return make
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +52,21 @@ def test_a_5xx_counts_as_unreachable(client: LicenseClient, server: FakeServer) 
     server.tamper = "unsigned"  # a proxy in front answers its 502 unsigned
     server.answer("POST", "/api/license/verify", 502, {"error": "bad gateway", "code": "X", "status": 502})
     assert client.verify(LICENSE_KEY, DEVICE).from_cache
+
+
+def test_a_timeout_counts_as_unreachable(make_client: Callable[..., LicenseClient], server: FakeServer) -> None:
+    client = make_client(timeout=0.5)
+    client.verify(LICENSE_KEY, DEVICE)
+    answer = server.routes[("POST", "/api/license/verify")]
+
+    def slow(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        time.sleep(1.5)
+        return answer(request)
+
+    server.route("POST", "/api/license/verify", slow)
+    started = time.monotonic()
+    assert client.verify(LICENSE_KEY, DEVICE).from_cache
+    assert time.monotonic() - started < 1.4
 
 
 def test_no_cached_answer_means_no_grace(client: LicenseClient, server: FakeServer) -> None:
