@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return licensed_run(args, client, device)
     except SessionLostError as error:
-        say(f"session: lost ({error.code}: {error.message})")
+        say(f"stopping: the session is gone ({error.code})")
         return LOST
     except ApiError as error:
         say(f"refused: {error}")
