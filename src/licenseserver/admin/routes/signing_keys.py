@@ -109,8 +109,11 @@ def _refuse_unless_previous(key: SigningKeyInfo) -> None:
 @router.post("/administration/signing-keys/rotate")
 async def rotate(request: Request, db: Db, staff: Staff) -> Response:
     conn = await lean_connection(db)
-    old = next((key.kid for key in await list_keys(conn) if key.state == CURRENT), None)
     new = await rotate_keys(conn, admin_state(request).secret_key)
+    # Read after the rotation, under its lock (held to the end of this transaction), so a rotation
+    # racing this one cannot make the audit name the wrong key: the key just demoted is the newest
+    # previous one, as every previous key was current once, before it.
+    old = next((key.kid for key in await list_keys(conn) if key.state == PREVIOUS), None)
     before = None if old is None else {"current": old}
     after = {"current": new.kid, "previous": old}
     await record(db, actor_of(request, staff), "signing_key_rotated", "signing_key", new.kid, before, after)
