@@ -22,7 +22,9 @@ SecretSource = Callable[[Connection], Awaitable[str]]
 
 
 class SigningKeyCache:
-    def __init__(self, db: Database, secret_source: SecretSource, ttl_seconds: float = SIGNING_KEY_CACHE_SECONDS):
+    def __init__(
+        self, db: Database, secret_source: SecretSource, ttl_seconds: float = SIGNING_KEY_CACHE_SECONDS
+    ) -> None:
         self._db = db
         self._secret_source = secret_source
         self._secret: str | None = None
