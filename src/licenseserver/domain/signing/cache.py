@@ -1,8 +1,8 @@
 """The current signing key held in memory by each License API process.
 
-Opened once (SECRET_KEY decrypts it) and re-read every few seconds, so a rotation made by any
-instance signs everywhere within `SIGNING_KEY_CACHE_SECONDS`; the instance that rotated knows at
-once. A database that does not answer leaves the last key in use: it is still ours and still
+Opened once (SECRET_KEY decrypts it) and re-read every few seconds, so a rotation (made by the
+CLI or the panel, never by this process) signs everywhere within `SIGNING_KEY_CACHE_SECONDS`.
+A database that does not answer leaves the last key in use: it is still ours and still
 published, and an answer signed with it beats one that cannot be checked at all.
 """
 
@@ -60,8 +60,3 @@ class SigningKeyCache:
         if self._secret is None:
             self._secret = await self._secret_source(conn)
         return self._secret
-
-    def use(self, key: CurrentKey) -> None:
-        """The key this instance just made current (rotation): used at once."""
-        self._last = key
-        self._key.set(key)
