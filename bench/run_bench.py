@@ -64,6 +64,8 @@ class Scenario:
 SCENARIOS = (
     Scenario("baseline", "baseline", "baseline.lua", "/"),
     Scenario("verify", "api", "verify.lua", "/api/license/verify", "verify.tsv"),
+    # The same verifies with Accept-Signature: the cost of a signed answer (docs/signatures.md).
+    Scenario("signed-verify", "api", "signed_verify.lua", "/api/license/verify", "verify.tsv"),
     Scenario("activate", "api", "activate.lua", "/api/license/activate", "activate.tsv"),
     Scenario("heartbeat", "api", "heartbeat.lua", "/api/license/session/heartbeat", "heartbeat.tsv"),
     Scenario("session start/end", "api", "session.lua", "/api/license/session/start", "session.tsv"),
@@ -335,6 +337,8 @@ def describe(result: Result, data_rows: int | None) -> str:
         return f"{result.requests_per_second / 2:,.0f} start+end cycles/s"
     if result.name == "verify":
         return f"{data_rows} key/device pairs"
+    if result.name == "signed-verify":
+        return f"{data_rows} key/device pairs, Accept-Signature on each"
     return "GET /, Starlette JSONResponse"
 
 
@@ -438,7 +442,8 @@ def measure(run: Run, scenario: Scenario, server: Server) -> Result:
         result.server_cpu_us = 1e6 * server_seconds / result.requests
         if scenario.server == "api":
             result.database_cpu_us = 1e6 * database_seconds / result.requests
-    result.note = describe(result, run.pool_rows.get(safe_name))
+    pool = scenario.data.removesuffix(".tsv") if scenario.data else safe_name  # signed-verify reads verify's
+    result.note = describe(result, run.pool_rows.get(pool))
     if not server.alive():
         run.problems.append(f"{server.name} server died during {scenario.name}")
     return result

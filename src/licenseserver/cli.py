@@ -15,10 +15,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.config import Settings, SettingsError, load_settings
+from licenseserver.db.fastpath import Connection
 from licenseserver.db.orm import run_in_orm_transaction
 from licenseserver.domain.api_key.service import ensure_api_key, regenerate_api_key
-from licenseserver.installation import prepare_installation, run_in_transaction
+from licenseserver.installation import prepare_installation, run_in_transaction, secret_key
 from licenseserver.kit.errors import AppError
+from licenseserver.kit.timefmt import iso_utc
 
 app = typer.Typer(help="V2 License Server: License API, admin panel and their database.", no_args_is_help=True)
 api_key_app = typer.Typer(help="Show or replace the system API key.", no_args_is_help=True)
@@ -31,6 +33,8 @@ app.add_typer(license_app, name="license")
 app.add_typer(resource_app, name="resource")
 admin_app = typer.Typer(help="Manage staff accounts of the admin panel.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+signing_key_app = typer.Typer(help="Rotate, list or retire the keys that sign answers.", no_args_is_help=True)
+app.add_typer(signing_key_app, name="signing-key")
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -214,6 +218,47 @@ def admin_create(
     prepare_or_exit(settings)
     admin = run_orm(settings, lambda session: create_admin(session, username, password))
     typer.echo(f"Admin {admin.username!r} created.")
+
+
+def run_lean(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Like run_orm, on the lean path the License API's rules use."""
+    try:
+        return run_in_transaction(settings, work)
+    except AppError as exc:
+        raise fail(exc.message) from None
+
+
+@signing_key_app.command("rotate")
+def signing_key_rotate() -> None:
+    """Make a new current signing key; prints its kid alone on its line. The old one stays published."""
+    from licenseserver.domain.signing.keys import rotate_keys
+
+    settings = settings_or_exit()
+    prepare_or_exit(settings)
+    secret = secret_key(settings)
+    typer.echo(run_lean(settings, lambda conn: rotate_keys(conn, secret)).kid)
+
+
+@signing_key_app.command("list")
+def signing_key_list() -> None:
+    """One key a line, current first: kid, state, created (UTC), fingerprint."""
+    from licenseserver.domain.signing.keys import list_keys
+
+    settings = settings_or_exit()
+    prepare_or_exit(settings)
+    for key in run_lean(settings, list_keys):
+        typer.echo(f"{key.kid}  {key.state:<8}  {iso_utc(key.created_at)}  {key.fingerprint}")
+
+
+@signing_key_app.command("retire")
+def signing_key_retire(kid: Annotated[str, typer.Argument(help="The kid of a previous key")]) -> None:
+    """Stop publishing a previous key; answers and files it signed no longer verify."""
+    from licenseserver.domain.signing.keys import retire_key
+
+    settings = settings_or_exit()
+    prepare_or_exit(settings)
+    run_lean(settings, lambda conn: retire_key(conn, kid))
+    typer.echo(f"Signing key {kid} retired.")
 
 
 if __name__ == "__main__":

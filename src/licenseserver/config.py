@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # Sign every License API answer, not only those whose request carries Accept-Signature.
+    sign_all_responses: bool = False
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

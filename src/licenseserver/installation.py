@@ -1,5 +1,5 @@
 """What `migrate` and every `serve` do first: bring the schema to head and make sure the rows a
-working installation needs exist (system API key, rate limits)."""
+working installation needs exist (system API key, rate limits, the current signing key)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from licenseserver.db.fastpath import Connection, Query, open_database
 from licenseserver.db.migrate import upgrade_schema
 from licenseserver.domain.api_key.service import ensure_api_key
 from licenseserver.domain.settings.service import RateLimits, ensure_rate_limits
+from licenseserver.domain.signing.keys import ensure_current_key
 from licenseserver.kit.blocking import run_blocking
 
 T = TypeVar("T")
@@ -56,7 +57,8 @@ def prepare_installation(settings: Settings) -> str:
 
     async def seed(conn: Connection) -> str:
         await ensure_rate_limits(conn, defaults)
-        await ensure_secret(conn, SECRET_KEY_NAME)
+        generated = await ensure_secret(conn, SECRET_KEY_NAME)
+        await ensure_current_key(conn, settings.secret_key or generated)
         return await ensure_api_key(conn)
 
     api_key = run_in_transaction(settings, seed)
@@ -65,11 +67,16 @@ def prepare_installation(settings: Settings) -> str:
     return api_key
 
 
+async def sealing_secret(conn: Connection, settings: Settings) -> str:
+    """SECRET_KEY from the environment, else the one generated on first start."""
+    return settings.secret_key or await ensure_secret(conn, SECRET_KEY_NAME)
+
+
 def secret_key(settings: Settings) -> str:
     """SECRET_KEY from the environment, else the one generated on first start."""
     if settings.secret_key:
         return settings.secret_key
-    return run_in_transaction(settings, lambda conn: ensure_secret(conn, SECRET_KEY_NAME))
+    return run_in_transaction(settings, lambda conn: sealing_secret(conn, settings))
 
 
 def ensure_first_admin(database_url: str, username: str, password: str) -> None:

@@ -34,7 +34,8 @@ def test_page_shows_license_customer_devices_sessions_and_resources(world: TestW
     session = world.scalar("SELECT id FROM sessions WHERE session_token = :t", t=token)
     assert f'action="/licenses/{lid}/sessions/{session}/end"' in page.text
     assert token not in page.text  # the session token is the client's secret
-    assert page.text.count(f'action="/licenses/{lid}/devices/') == 2
+    for action in ("deactivate", "offline-file"):  # one of each per active device
+        assert len(re.findall(rf'action="/licenses/{lid}/devices/\d+/{action}"', page.text)) == 2, action
     assert f'action="/licenses/{lid}/resources/{rid}/release"' in page.text
 
 

@@ -23,6 +23,7 @@ DATA_TABLES = (
     "admin_users",
     "audit_log",
     "app_secrets",
+    "signing_keys",
     "sessions",
     "activations",
     "resource_history",

@@ -27,8 +27,10 @@ from licenseserver.admin.routes import (
     license_detail,
     licenses,
     live_sessions,
+    offline_file,
     resources,
     search,
+    signing_keys,
 )
 from licenseserver.admin.state import AdminState
 from licenseserver.api.middleware import MetricsMiddleware
@@ -46,10 +48,12 @@ ROUTERS = tuple(
         customers,
         licenses,
         license_detail,
+        offline_file,
         live_sessions,
         resources,
         search,
         administration,
+        signing_keys,
         audit,
         account,
         leads,

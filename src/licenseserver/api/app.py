@@ -16,7 +16,8 @@ from starlette.types import Receive, Scope, Send
 from licenseserver.api.docs import serve_docs_locally
 from licenseserver.api.errors import install_error_handlers
 from licenseserver.api.middleware import PROTECTED_PREFIX, ApiGuardMiddleware, MetricsMiddleware
-from licenseserver.api.routes import license, public, sessions, versions
+from licenseserver.api.routes import license, public, sessions, versions, wellknown
+from licenseserver.api.signing import SignedAnswerMiddleware
 from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.sessions.service import sweep_timed_out_sessions
@@ -67,7 +68,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.api = state
-    for module in (public, license, sessions, versions):
+    for module in (public, wellknown, license, sessions, versions):
         app.include_router(module.router)
     serve_client_endpoints_with_starlette(app, (license.router, sessions.router, versions.router))
     serve_docs_locally(app)
@@ -75,6 +76,8 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(ApiGuardMiddleware, state=state)
     app.add_middleware(MetricsMiddleware, app_name="api", trusted_proxies=state.trusted_proxies)
+    # Added last, so outermost: it signs whatever any layer inside answers (docs/signatures.md).
+    app.add_middleware(SignedAnswerMiddleware, keys=state.signing, sign_all=settings.sign_all_responses)
     app.openapi = lambda: _openapi_with_api_key(app)  # type: ignore[method-assign]
     return app
 

@@ -123,6 +123,24 @@ class VersionLatestResponse(Documented):
     release_notes: str | None
 
 
+class Jwk(Documented):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: str
+
+
+class JwkSet(Documented):
+    keys: list[Jwk]
+
+
+class CheckoutResponse(Documented):
+    license_file: str
+    expires_at: str
+
+
 def errors(*cases: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the error codes an operation can answer."""
     by_status: dict[int, list[str]] = {}

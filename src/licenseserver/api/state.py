@@ -12,6 +12,8 @@ from licenseserver.db.fastpath import Database, open_database
 from licenseserver.domain.api_key.service import ApiKeyCache
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.settings.service import RateLimitCache, RateLimits
+from licenseserver.domain.signing.cache import SigningKeyCache
+from licenseserver.installation import sealing_secret
 from licenseserver.kit.clientaddr import Network, parse_networks
 from licenseserver.kit.ratelimit import RateLimiter
 from licenseserver.kit.shared_limits import rate_limiter_for
@@ -26,6 +28,7 @@ class ApiState:
     rate_limits: RateLimitCache
     limiter: RateLimiter
     trusted_proxies: tuple[Network, ...]
+    signing: SigningKeyCache
 
     @classmethod
     def build(cls, settings: Settings) -> ApiState:
@@ -39,6 +42,7 @@ class ApiState:
             rate_limits=RateLimitCache(db, defaults),
             limiter=rate_limiter_for(settings, "api"),
             trusted_proxies=parse_networks(settings.trusted_proxies),
+            signing=SigningKeyCache(db, lambda conn: sealing_secret(conn, settings)),
         )
 
 

@@ -1,5 +1,6 @@
-"""Lizenzserver Administration: the system API key, the client programs with their releases, and
-the rate limits. A refused form is shown again with its values and the reason (status 400/409)."""
+"""Lizenzserver Administration: the system API key, the client programs with their releases, the
+rate limits and the signing keys (their actions live in signing_keys). A refused form is shown
+again with its values and the reason (status 400/409)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
 from licenseserver.admin.rendering import render
+from licenseserver.admin.routes.signing_keys import signing_section
 from licenseserver.admin.state import admin_state
 from licenseserver.db.bridge import lean_connection
 from licenseserver.db.models import ClientConfig
@@ -30,6 +32,8 @@ SAVED_MESSAGES = {
     "client": "Der Client wurde gespeichert.",
     "release_added": "Das Release wurde hinzugefügt.",
     "release_deleted": "Das Release wurde gelöscht.",
+    "signing_key_rotated": "Ein neuer Signaturschlüssel signiert ab sofort; der bisherige bleibt veröffentlicht.",
+    "signing_key_retired": "Der Signaturschlüssel wurde zurückgezogen und steht nicht mehr im JWK Set.",
 }
 LABELS = {
     "api_per_minute": "API-Anfragen pro Minute",
@@ -61,7 +65,8 @@ def _defaults(request: Request) -> RateLimits:
 async def _overview(
     request: Request, db: Db, *, rate_form: dict[str, str] | None = None, error: str = "", status: int = 200
 ) -> Response:
-    api_key = await read_api_key(await lean_connection(db))
+    conn = await lean_connection(db)
+    api_key = await read_api_key(conn)
     client_list = await clients.list_clients(db)
     limits = await current_rate_limits(db, _defaults(request))
     context = {
@@ -72,6 +77,7 @@ async def _overview(
         "rate_form": rate_form or {name: str(value) for name, value in limits_state(limits).items()},
         "error": error,
         "saved": _saved(request),
+        **await signing_section(request, conn),
     }
     return render(request, "administration/index.html", context, status_code=status)
 

@@ -27,6 +27,7 @@ from licenseserver.domain.resources import queries as pool
 from licenseserver.domain.resources import service as resources
 from licenseserver.domain.resources.schemas import AllocateBody, AllocateByTypeForm
 from licenseserver.domain.sessions import admin as sessions
+from licenseserver.domain.signing.offline import OFFLINE_TTL_DEFAULT_DAYS
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.timefmt import utc_today
@@ -65,7 +66,7 @@ def duration(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-async def _page(
+async def license_page_view(
     request: Request, db: Db, license_id: int, sessions_page: int = 1, error: AppError | None = None
 ) -> Response:
     overview = await devices.license_overview(db, license_id)
@@ -87,6 +88,7 @@ async def _page(
         "duration": duration,
         "done": DONE_MESSAGES.get(request.query_params.get("done", "")),
         "error": error.message if error else None,
+        "offline_ttl_default": OFFLINE_TTL_DEFAULT_DAYS,
     }
     return render(request, "licenses/detail.html", context, status_code=error.status if error else 200)
 
@@ -103,7 +105,7 @@ async def _form_action(
     except AppError as refusal:
         if refusal.code == ErrorCode.LICENSE_NOT_FOUND:
             raise
-        return await _page(request, db, license_id, error=refusal)
+        return await license_page_view(request, db, license_id, error=refusal)
     return RedirectResponse(f"/licenses/{license_id}?done={done}#{anchor}", status_code=303)
 
 
@@ -111,7 +113,7 @@ async def _form_action(
 async def license_page(
     request: Request, db: Db, staff: Staff, license_id: Id, sessions_page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
 ) -> Response:
-    return await _page(request, db, license_id, sessions_page)
+    return await license_page_view(request, db, license_id, sessions_page)
 
 
 # ---- devices -------------------------------------------------------------------------------

@@ -233,7 +233,9 @@ async def edit_license_form(request: Request, db: Db, staff: Staff, license_id: 
 @router.post("/licenses/{license_id}/edit")
 async def update_license_from_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
     license_row = await get_license(db, license_id)
-    values = _license_values(await request.form())
+    form = await request.form()
+    # Only the edit form has the offline time to live (empty: the default); a new license starts at it.
+    values = {**_license_values(form), **form_values(form, ("offline_ttl_days",), optional=("offline_ttl_days",))}
     try:
         data = parse_form(LicenseUpdate, values)
         await update_license(db, license_id, data.model_dump(), actor_of(request, staff))

@@ -1,4 +1,4 @@
-"""License endpoints: activate, verify, info."""
+"""License endpoints: activate, verify, info, and checkout of an offline license file."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from licenseserver.api.schemas import (
     BODY_ERRORS,
     DB_ERRORS,
     ActivateResponse,
+    CheckoutResponse,
     InfoResponse,
     VerifyResponse,
     errors,
@@ -17,7 +18,8 @@ from licenseserver.api.schemas import (
 from licenseserver.api.state import api_state
 from licenseserver.domain.licensing import service
 from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
-from licenseserver.kit.errors import AppError
+from licenseserver.domain.signing.offline import CheckoutRequest, build_license_file
+from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import ACTIVATIONS, VERIFICATIONS
 from licenseserver.kit.validation import parse_body, parse_value, request_body_doc
@@ -90,3 +92,31 @@ async def info(request: Request) -> Response:
     raw_key = request.path_params["license_key"]
     key = parse_value(VerifyRequest, {"license_key": raw_key, "hardware_hash": "-"}).license_key
     return JsonResponse(await service.license_info(api_state(request).db, key))
+
+
+@router.post(
+    "/checkout",
+    summary="An offline license file for an activated device",
+    description="A compact JWS (EdDSA) a program checks without the server: docs/signatures.md.",
+    response_model=CheckoutResponse,
+    openapi_extra=request_body_doc(CheckoutRequest),
+    responses=errors(
+        *API_KEY_ERRORS,
+        *BODY_ERRORS,
+        *DB_ERRORS,
+        (404, "LICENSE_NOT_FOUND"),
+        (403, "LICENSE_INACTIVE"),
+        (403, "LICENSE_EXPIRED"),
+        (403, "LICENSE_NOT_YET_VALID"),
+        (403, "DEVICE_NOT_ACTIVATED"),
+    ),
+)
+async def checkout(request: Request) -> Response:
+    state = api_state(request)
+    body = await parse_body(request, CheckoutRequest)
+    key = await state.signing.get()
+    if key is None:
+        raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "No signing key available, retry shortly")
+    async with state.db.reading() as conn:
+        license_file = await build_license_file(conn, key, body.license_key, body.hardware_hash, body.ttl_days)
+    return JsonResponse(license_file.json())

@@ -6,6 +6,7 @@ from licenseserver.db.models.leads import LeadContact, LeadContactDetail, LeadIn
 from licenseserver.db.models.licensing import Activation, Customer, License
 from licenseserver.db.models.resources import Resource, ResourceHistory
 from licenseserver.db.models.sessions import ClientSession
+from licenseserver.db.models.signing import SigningKey
 from licenseserver.db.models.staff import AdminSession, AdminUser, AppSecret, AuditEntry
 from licenseserver.db.models.system import RateLimitSettings, SystemApiKey
 
@@ -29,5 +30,6 @@ __all__ = [
     "RateLimitSettings",
     "Resource",
     "ResourceHistory",
+    "SigningKey",
     "SystemApiKey",
 ]

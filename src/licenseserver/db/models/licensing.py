@@ -80,6 +80,8 @@ class License(Base):
     max_users: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = created_at_column()
+    # How long an offline license file of this license may live; NULL: the default (30 days).
+    offline_ttl_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Activation(Base):

@@ -22,6 +22,8 @@ LICENSE_TYPES: tuple[str, ...] = ("perpetual", "subscription", "trial")
 KEY_ATTEMPTS = 5
 MAX_ID = 2**31 - 1  # ids beyond the integer columns' range are refused as bad input
 Limit = Annotated[int, Field(ge=1, le=100_000)]
+# How long an offline license file of the license may live; None: the default (signing.offline).
+OfflineTtl = Annotated[int, Field(ge=1, le=365)]
 
 
 class LicenseCreate(BaseModel):
@@ -56,6 +58,7 @@ class LicenseUpdate(BaseModel):
     max_activations: Limit
     max_users: Limit
     is_active: bool = False  # an unticked checkbox is not sent at all
+    offline_ttl_days: OfflineTtl | None = None
 
 
 class QuickEdit(BaseModel):
@@ -89,6 +92,7 @@ def license_snapshot(row: Any) -> dict[str, Any]:
         "max_activations": row.max_activations,
         "max_users": row.max_users,
         "is_active": bool(row.is_active),
+        "offline_ttl_days": row.offline_ttl_days,
     }
 
 

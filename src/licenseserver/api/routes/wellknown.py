@@ -1,0 +1,32 @@
+"""The public half of the signing keys, for anyone checking our signatures (no API key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from licenseserver.api.schemas import JwkSet
+from licenseserver.api.state import api_state
+from licenseserver.domain.signing.keys import jwks_document
+from licenseserver.kit.jsonresp import JsonResponse
+
+router = APIRouter(tags=["Signatures"])
+# Clients may cache the set this long; a rotated-in key signs at once, so a client that meets an
+# unknown kid fetches the set again (docs/signatures.md, "Key rotation").
+JWKS_CACHE_CONTROL = "public, max-age=300"
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    summary="Public signing keys (JWK Set)",
+    description="Current and previous Ed25519 keys, the current key first (RFC 7517).",
+    response_model=JwkSet,
+)
+async def jwks(request: Request) -> Response:
+    state = api_state(request)
+    await state.signing.get()  # makes the first key when `migrate` has not run yet
+    async with state.db.reading() as conn:
+        document: dict[str, Any] = await jwks_document(conn)
+    return JsonResponse(document, headers={"Cache-Control": JWKS_CACHE_CONTROL})

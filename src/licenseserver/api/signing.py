@@ -1,0 +1,116 @@
+"""Signed answers (docs/signatures.md): the outermost layer of the License API.
+
+A request without Accept-Signature costs one scan of its headers and passes straight through
+(unless SIGN_ALL_RESPONSES); with it, the answer — whichever layer made it, 401, 413 and 429 of
+the guard included — is held until its last byte, then sent with Content-Digest, Signature-Input
+and Signature.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from licenseserver.domain.signing.answers import (
+    AcceptSignatureError,
+    SignatureRequest,
+    parse_accept_signature,
+    signature_headers,
+)
+from licenseserver.domain.signing.cache import SigningKeyCache
+from licenseserver.kit.errors import ErrorCode, error_body
+
+log = logging.getLogger(__name__)
+
+ACCEPT_SIGNATURE = b"accept-signature"
+# What the app's handler for unexpected errors answers (api/errors.py): Starlette runs that
+# handler outside every middleware, so for a signed answer this layer sends the same body itself.
+INTERNAL_ERROR_BODY = orjson.dumps(error_body(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))
+
+
+def _accept_signature(scope: Scope) -> bytes | None:
+    values = [value for name, value in scope["headers"] if name == ACCEPT_SIGNATURE]
+    return b", ".join(values) if values else None
+
+
+def _request_path(scope: Scope) -> str:
+    raw: bytes | None = scope.get("raw_path")
+    if raw is None:
+        return str(scope["path"])
+    return raw.split(b"?", 1)[0].decode("latin-1") or "/"
+
+
+class SignedAnswerMiddleware:
+    def __init__(self, app: ASGIApp, keys: SigningKeyCache, sign_all: bool = False) -> None:
+        self.app = app
+        self.keys = keys
+        self.sign_all = sign_all
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = _accept_signature(scope)
+        if header is None and not self.sign_all:
+            await self.app(scope, receive, send)
+            return
+        try:
+            wanted = SignatureRequest() if header is None else parse_accept_signature(header)
+        except AcceptSignatureError as exc:
+            body = orjson.dumps(error_body(400, ErrorCode.VALIDATION_ERROR, str(exc)))
+            await SignedSender(self.keys, scope, send, SignatureRequest()).send_whole(400, body)
+            return
+        await self._signed(scope, receive, SignedSender(self.keys, scope, send, wanted))
+
+    async def _signed(self, scope: Scope, receive: Receive, sender: SignedSender) -> None:
+        try:
+            await self.app(scope, receive, sender)
+        except Exception:
+            if not sender.started:
+                await sender.send_whole(500, INTERNAL_ERROR_BODY)
+            raise
+
+
+class SignedSender:
+    """A `send` that holds the answer until its last body message, then signs and sends it."""
+
+    def __init__(self, keys: SigningKeyCache, scope: Scope, send: Send, wanted: SignatureRequest) -> None:
+        self.keys = keys
+        self.scope = scope
+        self.downstream = send
+        self.wanted = wanted
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+            return
+        if message["type"] != "http.response.body" or self.start is None:
+            await self.downstream(message)
+            return
+        self.chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            await self._flush(self.start, b"".join(self.chunks))
+
+    async def send_whole(self, status: int, body: bytes) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await self._flush({"type": "http.response.start", "status": status, "headers": headers}, body)
+
+    async def _flush(self, start: Message, body: bytes) -> None:
+        self.started = True
+        key = await self.keys.get()
+        if key is None:  # never loaded (database away since start): the client will refuse this
+            log.warning("answer sent unsigned: no signing key could be read")
+        else:
+            method = str(self.scope["method"]).upper()
+            extra = signature_headers(
+                key, self.wanted, int(time.time()), start["status"], method, _request_path(self.scope), body
+            )
+            start = {**start, "headers": [*start.get("headers", ()), *extra]}
+        await self.downstream(start)
+        await self.downstream({"type": "http.response.body", "body": body})

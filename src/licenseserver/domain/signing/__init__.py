@@ -1,0 +1,1 @@
+"""Signing keys, signed answers and offline license files (docs/signatures.md)."""

@@ -1,0 +1,89 @@
+"""RFC 9421 signatures over License API answers, in the one shape docs/signatures.md fixes.
+
+The server covers the same components whatever the request lists, so the signature base is a
+fixed template: built by hand, it costs a string join (bench/run_bench.py, "signed-verify").
+Accept-Signature is parsed with http-sf, a maintained RFC 8941 parser.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import http_sf
+
+from licenseserver.domain.signing.keys import CurrentKey
+
+COMPONENTS = '("@status" "content-digest" "@method";req "@path";req)'
+DEFAULT_LABEL = "sig1"
+NONCE_MAX = 128
+
+
+class AcceptSignatureError(ValueError):
+    """Accept-Signature is not what docs/signatures.md allows; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRequest:
+    label: str = DEFAULT_LABEL
+    nonce: str | None = None
+
+
+def parse_accept_signature(value: bytes) -> SignatureRequest:
+    """The label and nonce a request asks for. Several members: the first one is answered."""
+    try:
+        members = http_sf.parse(value, tltype="dictionary")
+    except http_sf.StructuredFieldError as exc:
+        raise AcceptSignatureError(f"Accept-Signature is not a structured field dictionary: {exc}") from None
+    if not isinstance(members, dict) or not members:
+        raise AcceptSignatureError("Accept-Signature names no signature")
+    label, member = next(iter(members.items()))
+    if not isinstance(member, tuple) or not isinstance(member[0], list) or not isinstance(member[1], dict):
+        raise AcceptSignatureError("Accept-Signature's member must be an inner list of components")
+    params: dict[str, Any] = member[1]
+    alg = params.get("alg")
+    # A string, as RFC 9421 defines the parameter: a token ed25519 is refused like any other value.
+    if alg is not None and (not isinstance(alg, str) or alg != "ed25519"):
+        raise AcceptSignatureError('Accept-Signature\'s alg must be "ed25519"')
+    nonce = params.get("nonce")
+    if nonce is not None and (not isinstance(nonce, str) or not 1 <= len(nonce) <= NONCE_MAX):
+        raise AcceptSignatureError(f"Accept-Signature's nonce must be a string of 1 to {NONCE_MAX} characters")
+    return SignatureRequest(str(label), nonce)
+
+
+def _sf_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def content_digest(body: bytes) -> str:
+    """RFC 9530 Content-Digest with sha-256."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+
+
+def signature_params(created: int, kid: str, nonce: str | None) -> str:
+    params = f'{COMPONENTS};created={created};keyid="{kid}";alg="ed25519"'
+    return params if nonce is None else params + ";nonce=" + _sf_string(nonce)
+
+
+def signature_base(status: int, digest: str, method: str, path: str, params: str) -> str:
+    """RFC 9421 section 2.5, for the fixed components."""
+    return (
+        f'"@status": {status}\n"content-digest": {digest}\n"@method";req: {method}\n'
+        f'"@path";req: {path}\n"@signature-params": {params}'
+    )
+
+
+def signature_headers(
+    key: CurrentKey, request: SignatureRequest, created: int, status: int, method: str, path: str, body: bytes
+) -> list[tuple[bytes, bytes]]:
+    """Content-Digest, Signature-Input and Signature for one answer."""
+    digest = content_digest(body)
+    params = signature_params(created, key.kid, request.nonce)
+    signature = key.sign(signature_base(status, digest, method, path, params).encode())
+    return [
+        (b"content-digest", digest.encode()),
+        (b"signature-input", f"{request.label}={params}".encode()),
+        (b"signature", f"{request.label}=:{base64.b64encode(signature).decode()}:".encode()),
+    ]

@@ -1,0 +1,62 @@
+"""The current signing key held in memory by each License API process.
+
+Opened once (SECRET_KEY decrypts it) and re-read every few seconds, so a rotation (made by the
+CLI or the panel, never by this process) signs everywhere within `SIGNING_KEY_CACHE_SECONDS`.
+A database that does not answer leaves the last key in use: it is still ours and still
+published, and an answer signed with it beats one that cannot be checked at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from licenseserver.db.fastpath import DATABASE_UNAVAILABLE, Connection, Database
+from licenseserver.domain.signing.keys import GET_CURRENT_SECRET, CurrentKey, ensure_current_key, open_key
+from licenseserver.kit.ttl import TtlValue
+
+log = logging.getLogger(__name__)
+
+SIGNING_KEY_CACHE_SECONDS = 5.0
+SecretSource = Callable[[Connection], Awaitable[str]]
+
+
+class SigningKeyCache:
+    def __init__(
+        self, db: Database, secret_source: SecretSource, ttl_seconds: float = SIGNING_KEY_CACHE_SECONDS
+    ) -> None:
+        self._db = db
+        self._secret_source = secret_source
+        self._secret: str | None = None
+        self._last: CurrentKey | None = None
+        self._key: TtlValue[CurrentKey | None] = TtlValue(self._load, ttl_seconds, None)
+
+    async def get(self) -> CurrentKey | None:
+        """The key that signs now; None only when none could ever be read (database away at start)."""
+        return await self._key.get()
+
+    async def _load(self) -> CurrentKey | None:
+        self._last = await self._read(self._last)
+        return self._last
+
+    async def _read(self, known: CurrentKey | None) -> CurrentKey | None:
+        try:
+            async with self._db.reading() as conn:
+                row = await conn.fetchrow(GET_CURRENT_SECRET)
+                if known is not None and row is not None and row["kid"] == known.kid:
+                    return known  # unchanged: no second decryption
+                secret = await self._secret_for(conn)
+            opened = None if row is None else open_key(secret, row["kid"], row["private_key"])
+            if opened is not None:
+                return opened
+            # None yet (the API started without `migrate`), or sealed under another SECRET_KEY.
+            async with self._db.transaction() as conn:
+                return await ensure_current_key(conn, secret)
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning("signing key not re-read, keeping the last one: %s", type(exc).__name__)
+            return known
+
+    async def _secret_for(self, conn: Connection) -> str:
+        if self._secret is None:
+            self._secret = await self._secret_source(conn)
+        return self._secret

@@ -1,0 +1,179 @@
+"""The client library against the real License API (`licenseserver serve api`) on SQLite and on
+PostgreSQL: real signatures, the example program, the grace period, the clock guard, rotation."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from licenseserver_client import (
+    ApiError,
+    LicenseClient,
+    OfflineFailure,
+    OfflineLicenseError,
+    SessionLostError,
+    SignatureError,
+    SignatureFailure,
+    jwk_thumbprint,
+)
+
+from tests.client_e2e.live import ServeApi, cli, run_example
+from tests.support.world import TestWorld
+
+pytestmark = pytest.mark.slow
+DEVICE = "e2e-device-0001"
+
+
+@pytest.fixture
+def served(world: TestWorld, tmp_path: Path) -> Iterator[ServeApi]:
+    server = ServeApi(world.database_url, tmp_path / "server.log")
+    yield server
+    server.stop()
+
+
+def pinned(server: ServeApi, world: TestWorld, tmp_path: Path, keys: object = None, name: str = "c") -> LicenseClient:
+    return LicenseClient(
+        server.base_url,
+        world.api_key,
+        public_keys=keys if keys is not None else server.jwks(),  # type: ignore[arg-type]
+        cache_path=tmp_path / f"{name}-cache.json",
+    )
+
+
+def test_every_call_checks_real_signatures(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    key = world.license(max_activations=1)
+    client = pinned(served, world, tmp_path)
+    activated = client.activate(key, DEVICE, "E2E-PC", "1.0.0")
+    assert activated.activation.hardware_hash == DEVICE and not activated.already_active
+    verdict = client.verify(key, DEVICE, "1.0.0")
+    assert verdict.valid and verdict.license is not None and verdict.license.key == key
+    assert abs(verdict.signed_at - time.time()) < 60
+    info = client.info(key)
+    assert info.license.key == key and [a.hardware_hash for a in info.activations] == [DEVICE]
+    assert client.check_version("0.9.0", key).latest_version == "1.0.0"
+    offline = client.checkout(key, DEVICE, ttl_days=3)
+    checked = client.check_offline(offline.license_file.encode(), DEVICE)
+    assert checked.license_key == key and 2 * 86400 < checked.expires_at - time.time() <= 3 * 86400
+    path = offline.save(tmp_path / f"{key}.lic")
+    with pytest.raises(OfflineLicenseError) as elsewhere:
+        client.check_offline(path, "another-device")
+    assert elsewhere.value.reason is OfflineFailure.WRONG_DEVICE
+
+    # Refusals arrive signed too, and become ApiError with the server's code and status.
+    with pytest.raises(ApiError) as full:
+        client.activate(key, "second-device", "E2E-PC-2", "1.0.0")
+    assert (full.value.code, full.value.status) == ("ACTIVATION_LIMIT_REACHED", 409)
+    with pytest.raises(ApiError) as unknown:
+        client.info("ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+    assert (unknown.value.code, unknown.value.status) == ("LICENSE_NOT_FOUND", 404)
+    assert client.verify("ZZZZ-ZZZZ-ZZZZ-ZZZZ", DEVICE).valid is False
+
+    # A client pinned to somebody else's key believes none of it.
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    stranger = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": jwk_thumbprint(x)}]}
+    with pytest.raises(SignatureError) as refused:
+        pinned(served, world, tmp_path, stranger, "stranger").verify(key, DEVICE)
+    assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+
+
+def test_the_example_program_grace_and_clock(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    key = world.license()
+    world.execute("UPDATE client_configs SET heartbeat_interval = 1")
+    keys = tmp_path / "jwks.json"
+    keys.write_text(json.dumps(served.jwks()))
+    common = ["--server", served.base_url, "--api-key", world.api_key, "--keys", str(keys), "--license", key]
+    common += ["--cache", str(tmp_path / "app-cache.json"), "--hardware-hash", DEVICE, "--machine-name", "E2E-PC"]
+
+    online = run_example(*common, "--run-seconds", "3.5")
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert "activation: activated" in online.stdout and "valid=True from the server" in online.stdout
+    beats = int(online.stdout.split("worked 3.5 s, ")[1].split(" heartbeat")[0])
+    assert beats >= 2
+    assert "session: ended" in online.stdout
+    sessions = world.rows("SELECT end_reason, ended_at FROM sessions")
+    assert len(sessions) == 1 and sessions[0]["ended_at"] is not None and sessions[0]["end_reason"] != "timeout"
+
+    served.stop()
+    offline = run_example(*common)
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert "valid=True from the cache" in offline.stdout
+    time.sleep(2)
+    over = run_example(*common, "--grace-hours", str(1 / 3600))
+    assert over.returncode == 3 and "GRACE_PERIOD_OVER" in over.stdout, over.stdout
+    set_back = run_example(*common, clock_shift=-86400)
+    assert set_back.returncode == 5 and "clock" in set_back.stdout, set_back.stdout
+
+
+def wait_until_signed_by(client: LicenseClient, key: str, kid: str, timeout: float = 30.0) -> None:
+    """The server re-reads its signing key every few seconds; wait until answers carry `kid`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = client.verify(key, DEVICE)
+        cached = client.state.load_verify(key, DEVICE)
+        assert answer.valid and cached is not None
+        if cached[1].kid == kid:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"answers never signed by {kid}")
+
+
+def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    key = world.license()
+    old_set = served.jwks()
+    old_kid = old_set["keys"][0]["kid"]
+    old_only = pinned(served, world, tmp_path, old_set, "old")
+    old_only.activate(key, DEVICE, "E2E-PC", "1.0.0")
+
+    new_kid = cli(world.database_url, "signing-key", "rotate").strip()
+    both_set = served.jwks()
+    assert [k["kid"] for k in both_set["keys"]] == [new_kid, old_kid]
+    both = pinned(served, world, tmp_path, both_set, "both")
+    wait_until_signed_by(both, key, new_kid)  # worked throughout the switch
+    with pytest.raises(SignatureError) as refused:
+        old_only.verify(key, DEVICE)
+    assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+
+    cli(world.database_url, "signing-key", "retire", old_kid)
+    time.sleep(1)
+    assert [k["kid"] for k in served.jwks()["keys"]] == [new_kid]
+    assert both.verify(key, DEVICE).valid and both.info(key).license.key == key
+    with pytest.raises(SignatureError) as still_refused:
+        old_only.info(key)
+    assert still_refused.value.reason is SignatureFailure.UNKNOWN_KEY
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_a_session_refused_at_start_or_lost_on_heartbeat(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    key = world.license()
+    world.execute("UPDATE client_configs SET heartbeat_interval = 1")
+    client = pinned(served, world, tmp_path)
+    client.activate(key, DEVICE, "E2E-PC", "1.0.0")
+    lost: list[SessionLostError] = []
+    with client.session(key, DEVICE, "E2E-PC", "1.0.0", on_lost=lost.append) as first:
+        with pytest.raises(SessionLostError) as conflict:
+            client.session(key, DEVICE, "E2E-PC", "1.0.0").start()
+        assert (conflict.value.code, conflict.value.status) == ("SESSION_CONFLICT", 409)
+        assert conflict.value.message.startswith("Es ist nur eine Sitzung erlaubt")
+        wait_for(lambda: first.beats >= 1)
+        assert first.token is not None
+        world.age_session(first.token, 3600)  # silent for an hour: timed out at the server
+        wait_for(lambda: bool(lost))
+        with pytest.raises(SessionLostError) as gone:
+            first.check()
+        assert (gone.value.code, gone.value.status) == ("SESSION_NOT_FOUND", 404) and lost == [gone.value]
+    with client.session(key, DEVICE, "E2E-PC", "1.0.0") as second:
+        second.check()
+    assert world.scalar("SELECT count(*) FROM sessions WHERE ended_at IS NULL") == 0
