@@ -157,7 +157,7 @@ class LiveServer:
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._wait_until_healthy()
 
-    def _wait_until_healthy(self, timeout: float = 20.0) -> None:
+    def _wait_until_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -27,7 +27,7 @@ def _served_count(text: str) -> float:
 
 
 def _wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert process.poll() is None, "server exited early"
         try:

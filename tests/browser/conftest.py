@@ -66,7 +66,7 @@ def _start(app_factory: str, port: int, world: TestWorld) -> subprocess.Popen[by
 
 
 def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert process.poll() is None, f"server for {url} exited early"
         try:

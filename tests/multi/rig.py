@@ -63,7 +63,7 @@ class ServerProcess:
             self.process = subprocess.Popen(command, env=_clean_environment(env), stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_up("/health" if factory == API_FACTORY else "/login")
 
-    def _wait_until_up(self, path: str, timeout: float = 30.0) -> None:
+    def _wait_until_up(self, path: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"server exited early: {self.log_path.read_text()[-2000:]}"
