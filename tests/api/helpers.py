@@ -197,7 +197,7 @@ def served_api(world: TestWorld, **extra_env: str) -> Iterator[str]:
     command = [str(Path(sys.executable).with_name("licenseserver")), "serve", "api", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             assert process.poll() is None, "licenseserver serve api exited early"
             assert time.monotonic() < deadline, "licenseserver serve api did not become healthy"
