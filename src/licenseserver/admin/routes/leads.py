@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
 from licenseserver.admin.rendering import render
-from licenseserver.admin.routes.licensing_support import EntityId, Text, list_link
+from licenseserver.admin.routes.licensing_support import EntityId, list_link
 from licenseserver.db.models.leads import INSTITUTION_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
@@ -21,6 +21,7 @@ from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_R
 from licenseserver.domain.leads.schemas import DETAIL_LABELS, FIELD_LABELS, TYPE_LABELS, InstitutionCreate
 from licenseserver.domain.licensing.admin_paging import MAX_PAGE, PageRequest
 from licenseserver.kit.errors import AppError
+from licenseserver.kit.validation import Text
 
 router = APIRouter()
 FIELDS = ("name", "type", "customer_id")
@@ -30,7 +31,7 @@ NOTICES = {"deleted": "Institution gelöscht.", "saved": "Gespeichert.", "import
 
 class LeadListQuery(BaseModel):
     q: Annotated[Text, Field(max_length=255)] = ""
-    type: Annotated[str, Field(pattern="^(|university|company|government|other)$")] = ""
+    type: Annotated[Text, Field(pattern="^(|university|company|government|other)$")] = ""
     page: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 1
 
 

@@ -19,7 +19,7 @@ from licenseserver.domain.resources import service
 from licenseserver.domain.resources.schemas import MAX_BATCH, AddResourcesForm, AllocateBody, ResourceType
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
-from licenseserver.kit.validation import parse_body
+from licenseserver.kit.validation import Text, parse_body
 
 router = APIRouter()
 
@@ -98,9 +98,9 @@ async def pool_page(
     request: Request,
     db: Db,
     staff: Staff,
-    resource_type: Annotated[str, Query(alias="type", max_length=20)] = "",
-    status: Annotated[str, Query(max_length=20)] = "",
-    q: Annotated[str, Query(max_length=255)] = "",
+    resource_type: Annotated[Text, Query(alias="type", max_length=20)] = "",
+    status: Annotated[Text, Query(max_length=20)] = "",
+    q: Annotated[Text, Query(max_length=255)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     return await _pool_page(request, db, {"type": resource_type, "status": status, "q": q}, page)
