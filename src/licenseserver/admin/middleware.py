@@ -1,4 +1,5 @@
-"""Pure ASGI middleware of the admin panel: security headers and the request's transaction."""
+"""Pure ASGI middleware of the admin panel: security headers (caching forbidden included) and the
+request's transaction."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+# Pages and JSON answers carry the API key, a TOTP secret, customer data: no browser or proxy
+# may keep a copy. Only the static files (scripts, styles) may be cached.
+NO_STORE = (b"cache-control", b"no-store")
+STATIC_PREFIX = "/static/"
 
 
 class SecurityHeadersMiddleware:
@@ -44,6 +49,9 @@ class SecurityHeadersMiddleware:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                if not scope["path"].startswith(STATIC_PREFIX):
+                    headers = [(name, value) for name, value in headers if name.lower() != b"cache-control"]
+                    headers.append(NO_STORE)
                 if is_https(scope, self.state.trusted_proxies):
                     headers.append(HSTS)
                 message["headers"] = headers
@@ -62,7 +70,7 @@ class TransactionMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+        if scope["type"] != "http" or scope["path"].startswith(STATIC_PREFIX):
             await self.app(scope, receive, send)
             return
         async with self.state.sessions() as session:

@@ -36,7 +36,7 @@ async def export_leads(db: Db, staff: Staff) -> Response:
     return Response(
         await export_csv(db),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
