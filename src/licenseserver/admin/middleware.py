@@ -4,15 +4,18 @@ request's transaction."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
+from fastapi import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from licenseserver.admin.errors import database_unavailable_answer, is_database_unavailable
+from licenseserver.admin.deps import wants_json
+from licenseserver.admin.errors import answer_error, database_unavailable_answer, is_database_unavailable
 from licenseserver.admin.state import AdminState
 from licenseserver.kit.clientaddr import is_https
-from licenseserver.kit.errors import ErrorCode, error_body
+from licenseserver.kit.errors import AppError, ErrorCode, error_body
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,55 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+# Forms and JSON bodies of the panel: the largest real one (1,000 resource identifiers, or a lead
+# note at its length limit) stays well below this. The leads CSV upload has its own limit.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _too_large(scope: Scope, limit: int, page_message: str | None) -> tuple[int, str]:
+    if wants_json(Request(scope)):
+        return 413, f"Request body larger than {limit} bytes"
+    return 413, page_message or f"Die Anfrage ist zu groß: höchstens {limit // 1024} KiB."
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over the limit with 413: at once when the Content-Length announces
+    it, and while it is read when it comes chunked without a length (the read then fails, and the
+    panel's handler answers the contract's body or the error page). `per_path` gives a path its
+    own limit and the message its page shows."""
+
+    def __init__(
+        self, app: ASGIApp, default: int = MAX_BODY_BYTES, per_path: Mapping[str, tuple[int, str]] | None = None
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.per_path = dict(per_path or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, page_message = self.per_path.get(scope["path"], (self.default, None))
+        declared = Request(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            status, message = _too_large(scope, limit, page_message)
+            response = answer_error(Request(scope), AppError(status, ErrorCode.PAYLOAD_TOO_LARGE, message))
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(*_too_large(scope, limit, page_message))
+            return message
+
+        await self.app(scope, receive if declared.isdigit() else counted, send)
 
 
 class TransactionMiddleware:
