@@ -83,8 +83,9 @@ async def new_customer_form(request: Request, staff: Staff) -> Response:
 
 @router.post("/customers/new")
 async def create_customer_from_form(request: Request, db: Db, staff: Staff) -> Response:
-    values = form_values(await checked_form(request), FIELDS)
+    values: dict[str, Any] = dict.fromkeys(FIELDS, "")  # shown again when the form cannot be read
     try:
+        values = form_values(await checked_form(request), FIELDS)
         data = parse_form(CustomerCreate, values)
     except AppError as error:
         return _form_page(request, values, error=error)
@@ -103,8 +104,9 @@ async def edit_customer_form(request: Request, db: Db, staff: Staff, customer_id
 @router.post("/customers/{customer_id}/edit")
 async def update_customer_from_form(request: Request, db: Db, staff: Staff, customer_id: EntityId) -> Response:
     customer = await get_customer(db, customer_id)
-    values = form_values(await checked_form(request), FIELDS)
+    values = customer_snapshot(customer)  # shown again when the form cannot be read
     try:
+        values = form_values(await checked_form(request), FIELDS)
         data = parse_form(CustomerUpdate, values)
     except AppError as error:
         count = await count_licenses_of(db, customer.id)

@@ -103,8 +103,9 @@ async def create_lead_form(request: Request, db: Db, staff: Staff) -> Response:
 
 @router.post("/leads/create")
 async def create_lead(request: Request, db: Db, staff: Staff) -> Response:
-    fields = await form_fields(request)
+    fields = {"name": "", "type": "university", "customer_id": ""}  # shown when the form cannot be read
     try:
+        fields = await form_fields(request)
         institution = await service.create_institution(db, _institution_form(fields))
     except AppError as error:
         return await _create_page(request, db, fields, error)
@@ -143,8 +144,9 @@ async def lead_detail(request: Request, db: Db, staff: Staff, lead_id: EntityId)
 @router.post("/leads/update/{lead_id}")
 async def update_lead(request: Request, db: Db, staff: Staff, lead_id: EntityId) -> Response:
     institution = await service.get_institution(db, lead_id)
-    fields = await form_fields(request)
+    fields: dict[str, str] = {}  # the stored values are shown when the form cannot be read
     try:
+        fields = await form_fields(request)
         before = await service.update_institution(db, institution, _institution_form(fields))
     except AppError as error:
         return await lead_page(request, db, lead_id, fields, error)

@@ -109,8 +109,9 @@ async def pool_page(
 @router.post("/resources/add")
 async def add_form(request: Request, db: Db, staff: Staff) -> Response:
     """Add many at once, one identifier per line; all or none, the refusal shown with the text kept."""
-    fields = await form_fields(request)
+    fields: dict[str, str] = {}
     try:
+        fields = await form_fields(request)
         form = parse_form(AddResourcesForm, fields, ADD_LABELS)
         lines = form.identifier_lines()
         if not lines or len(lines) > MAX_BATCH:
