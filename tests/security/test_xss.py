@@ -97,7 +97,8 @@ def _enter_staff_text(panel: TestClient, payload: str, n: int) -> dict[str, int]
 
 def _license_with_client_text(world: TestWorld, panel: TestClient, customer: int, payload: str, n: int) -> int:
     """A license whose devices carry the payload: one registered by staff, one activated by a
-    client through the License API (app_version too, where the API accepts it)."""
+    client through the License API (app_version too, where the API accepts it), holding a live
+    session started with the payload as its machine id."""
     key = world.license(customer_id=customer, max_activations=5)
     license_id = int(world.scalar("SELECT id FROM licenses WHERE license_key = :k", k=key))
     device = {"hardware_hash": payload, "machine_name": payload, "app_version": "1.0.0"}
@@ -107,7 +108,7 @@ def _license_with_client_text(world: TestWorld, panel: TestClient, customer: int
             body = {"license_key": key, "hardware_hash": f"hw-{n}", "machine_name": payload, "app_version": version}
             answer = api.post(ACTIVATE, json=body)
             assert answer.status_code in (200, 400), answer.text
-        assert start_session(api, key, f"hw-{n}").status_code == 200
+        assert start_session(api, key, f"hw-{n}", machine_id=payload).status_code == 200
     return license_id
 
 
