@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -303,6 +304,25 @@ def test_every_bad_row_is_reported_and_nothing_is_written(world: TestWorld, staf
     assert reasons[8] == "Kunde 999 existiert nicht"
     assert reasons[10] == "hat 3 Felder statt 11"
     assert reasons[12] == "muss eine ganze Zahl sein"
+
+
+def test_rows_of_separators_alone_are_bad_rows_not_skipped(world: TestWorld, staff_panel: TestClient) -> None:
+    empty_cells = ";" * (len(COLUMNS) - 1)  # the right number of cells, every one empty
+    lines = [HEADER, ";;;", good_row(3), "", "   ", empty_cells, ";"]
+    problems = refused(world, staff_panel, "\r\n".join(lines).encode())
+    assert problems == [
+        (2, "Zeile", "hat 4 Felder statt 11"),
+        (6, "institution_ref", "muss 1 bis 50 Zeichen lang sein"),
+        (7, "Zeile", "hat 2 Felder statt 11"),
+    ]
+    assert refused(world, staff_panel, f"{HEADER}\r\n;;;\r\n".encode()) == [(2, "Zeile", "hat 4 Felder statt 11")]
+
+
+def test_one_line_of_100000_separators_is_refused_quickly(world: TestWorld, staff_panel: TestClient) -> None:
+    started = time.monotonic()
+    problems = refused(world, staff_panel, f"{HEADER}\r\n{';' * 100_000}\r\n".encode())
+    assert problems == [(2, "Zeile", "hat 100001 Felder statt 11")]
+    assert time.monotonic() - started < 5
 
 
 def test_a_broken_quote_is_reported_with_its_line(world: TestWorld, staff_panel: TestClient) -> None:

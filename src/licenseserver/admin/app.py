@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from licenseserver.admin.errors import install_error_handlers
-from licenseserver.admin.middleware import SecurityHeadersMiddleware, TransactionMiddleware
+from licenseserver.admin.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, TransactionMiddleware
 from licenseserver.admin.routes import (
     account,
     administration,
@@ -95,6 +95,8 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
     use_relative_slash_redirects(app)
     install_error_handlers(app)
     app.add_middleware(TransactionMiddleware, state=state)
+    upload_limit = (leads_transfer.MAX_UPLOAD_BYTES, leads_transfer.TOO_LARGE)
+    app.add_middleware(BodyLimitMiddleware, per_path={"/leads/import": upload_limit})
     app.add_middleware(SecurityHeadersMiddleware, state=state)
     app.add_middleware(MetricsMiddleware, app_name="admin", trusted_proxies=state.trusted_proxies)
     return app

@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from licenseserver.kit.errors import AppError, ErrorCode
-from licenseserver.kit.validation import validation_details
+from licenseserver.kit.validation import NUL_MESSAGE, validation_details
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,12 +34,28 @@ GERMAN_ERRORS = {
     "date_type": "muss ein Datum sein (JJJJ-MM-TT)",
 }
 # Messages of validators shared with the License API, which answers in English.
-GERMAN_VALUE_ERRORS = {"must be a version such as 1.2.0": "muss eine Versionsnummer wie 1.2.0 sein"}
+GERMAN_VALUE_ERRORS = {
+    "must be a version such as 1.2.0": "muss eine Versionsnummer wie 1.2.0 sein",
+    NUL_MESSAGE: "darf keine NUL-Zeichen enthalten",
+}
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, read once for the whole request (the CSRF check reads it too). Every
+    panel route reads its form here: no text column can hold NUL (PostgreSQL refuses it), so a
+    NUL in any text field or name is bad input on every backend before a route sees the form."""
+    form = await request.form()
+    for name, value in form.multi_items():
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            shown = name.replace("\x00", "")
+            message = f"Ungültige Eingabe – {shown}: darf keine NUL-Zeichen enthalten"
+            raise AppError(400, ErrorCode.VALIDATION_ERROR, message, details=[{"field": shown, "message": NUL_MESSAGE}])
+    return form
 
 
 async def form_fields(request: Request) -> dict[str, str]:
     """The posted text fields (the CSRF token left out). A file where text belongs is bad input."""
-    form = await request.form()
+    form = await checked_form(request)
     fields: dict[str, str] = {}
     for name, value in form.multi_items():
         if not isinstance(value, str):

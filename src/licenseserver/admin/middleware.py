@@ -1,17 +1,21 @@
-"""Pure ASGI middleware of the admin panel: security headers and the request's transaction."""
+"""Pure ASGI middleware of the admin panel: security headers (caching forbidden included) and the
+request's transaction."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
+from fastapi import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from licenseserver.admin.errors import database_unavailable_answer, is_database_unavailable
+from licenseserver.admin.deps import wants_json
+from licenseserver.admin.errors import answer_error, database_unavailable_answer, is_database_unavailable
 from licenseserver.admin.state import AdminState
 from licenseserver.kit.clientaddr import is_https
-from licenseserver.kit.errors import ErrorCode, error_body
+from licenseserver.kit.errors import AppError, ErrorCode, error_body
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,10 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+# Pages and JSON answers carry the API key, a TOTP secret, customer data: no browser or proxy
+# may keep a copy. Only the static files (scripts, styles) may be cached.
+NO_STORE = (b"cache-control", b"no-store")
+STATIC_PREFIX = "/static/"
 
 
 class SecurityHeadersMiddleware:
@@ -44,12 +52,64 @@ class SecurityHeadersMiddleware:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                if not scope["path"].startswith(STATIC_PREFIX):
+                    headers = [(name, value) for name, value in headers if name.lower() != b"cache-control"]
+                    headers.append(NO_STORE)
                 if is_https(scope, self.state.trusted_proxies):
                     headers.append(HSTS)
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+# Forms and JSON bodies of the panel: the largest real one (1,000 resource identifiers, or a lead
+# note at its length limit) stays well below this. The leads CSV upload has its own limit.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _too_large(scope: Scope, limit: int, page_message: str | None) -> tuple[int, str]:
+    if wants_json(Request(scope)):
+        return 413, f"Request body larger than {limit} bytes"
+    return 413, page_message or f"Die Anfrage ist zu groß: höchstens {limit // 1024} KiB."
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over the limit with 413: at once when the Content-Length announces
+    it, and while it is read when it comes chunked without a length (the read then fails, and the
+    panel's handler answers the contract's body or the error page). `per_path` gives a path its
+    own limit and the message its page shows."""
+
+    def __init__(
+        self, app: ASGIApp, default: int = MAX_BODY_BYTES, per_path: Mapping[str, tuple[int, str]] | None = None
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.per_path = dict(per_path or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, page_message = self.per_path.get(scope["path"], (self.default, None))
+        declared = Request(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            status, message = _too_large(scope, limit, page_message)
+            response = answer_error(Request(scope), AppError(status, ErrorCode.PAYLOAD_TOO_LARGE, message))
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(*_too_large(scope, limit, page_message))
+            return message
+
+        await self.app(scope, receive if declared.isdigit() else counted, send)
 
 
 class TransactionMiddleware:
@@ -62,7 +122,7 @@ class TransactionMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+        if scope["type"] != "http" or scope["path"].startswith(STATIC_PREFIX):
             await self.app(scope, receive, send)
             return
         async with self.state.sessions() as session:

@@ -7,14 +7,27 @@ verify after the database. The models stay the single source of limits and of th
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 from starlette.requests import Request
 
 from licenseserver.kit.errors import AppError, ErrorCode
 
 M = TypeVar("M", bound=BaseModel)
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def no_nul(value: str) -> str:
+    # No text column can hold NUL (PostgreSQL refuses it even in a query's parameter): bad
+    # input, never a failed query.
+    if "\x00" in value:
+        raise ValueError(NUL_MESSAGE)
+    return value
+
+
+# The text type of every query parameter and model field that reaches the database.
+Text = Annotated[str, AfterValidator(no_nul)]
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:
@@ -36,9 +49,7 @@ def refuse_nul_characters(parsed: BaseModel) -> None:
     """A JSON-escaped NUL (`\\u0000`) is valid JSON but no text column can hold it (PostgreSQL
     refuses it outright): refuse it as bad input on every backend instead of failing later."""
     details = [
-        {"field": name, "message": "must not contain NUL characters"}
-        for name, value in parsed
-        if isinstance(value, str) and "\x00" in value
+        {"field": name, "message": NUL_MESSAGE} for name, value in parsed if isinstance(value, str) and "\x00" in value
     ]
     if details:
         message = f"Invalid request: {details[0]['field']}: {details[0]['message']}"

@@ -98,8 +98,9 @@ async def regenerate_key(request: Request, db: Db, staff: Staff) -> Response:
 
 @router.post("/administration/rate-limits")
 async def save_rate_limits(request: Request, db: Db, staff: Staff) -> Response:
-    fields = await form_fields(request)
+    fields: dict[str, str] | None = None  # the stored limits are shown when the form cannot be read
     try:
+        fields = await form_fields(request)
         data = parse_form(RateLimitForm, fields, LABELS)
     except AppError as exc:
         return await _overview(request, db, rate_form=fields, error=exc.message, status=exc.status)
@@ -130,8 +131,9 @@ async def new_client_form(request: Request, staff: Staff) -> Response:
 
 @router.post("/administration/clients")
 async def create_client(request: Request, db: Db, staff: Staff) -> Response:
-    fields = await form_fields(request)
+    fields = _client_fields(None)  # shown again when the form cannot be read
     try:
+        fields = await form_fields(request)
         client = await clients.create_client(db, parse_form(clients.ClientConfigForm, fields, LABELS))
     except AppError as exc:
         return _new_client_page(request, fields, exc.message, exc.status)
@@ -172,8 +174,9 @@ async def client_detail(request: Request, db: Db, staff: Staff, client_id: Recor
 async def update_client(request: Request, db: Db, staff: Staff, client_id: RecordId) -> Response:
     client = await clients.get_client(db, client_id)
     before = clients.client_state(client)
-    fields = await form_fields(request)
+    fields: dict[str, str] | None = None  # the stored values are shown when the form cannot be read
     try:
+        fields = await form_fields(request)
         await clients.update_client(db, client, parse_form(clients.ClientConfigForm, fields, LABELS))
     except AppError as exc:
         await db.refresh(client)  # show the stored values beside the refused ones, not a mix
@@ -187,8 +190,9 @@ async def update_client(request: Request, db: Db, staff: Staff, client_id: Recor
 @router.post("/administration/clients/{client_id}/releases")
 async def add_release(request: Request, db: Db, staff: Staff, client_id: RecordId) -> Response:
     client = await clients.get_client(db, client_id)
-    fields = await form_fields(request)
+    fields: dict[str, str] | None = None
     try:
+        fields = await form_fields(request)
         release = await clients.add_release(db, client, parse_form(clients.ReleaseForm, fields, LABELS))
     except AppError as exc:
         return await _client_page(

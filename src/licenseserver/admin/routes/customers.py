@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.formdata import checked_form
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes.licensing_support import (
     EntityId,
     ListQuery,
     PageNumber,
-    Text,
     form_values,
     list_link,
     parse_form,
@@ -34,6 +34,7 @@ from licenseserver.domain.customers.service import (
 )
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.validation import Text
 
 router = APIRouter()
 FIELDS = ("name", "email")
@@ -82,8 +83,9 @@ async def new_customer_form(request: Request, staff: Staff) -> Response:
 
 @router.post("/customers/new")
 async def create_customer_from_form(request: Request, db: Db, staff: Staff) -> Response:
-    values = form_values(await request.form(), FIELDS)
+    values: dict[str, Any] = dict.fromkeys(FIELDS, "")  # shown again when the form cannot be read
     try:
+        values = form_values(await checked_form(request), FIELDS)
         data = parse_form(CustomerCreate, values)
     except AppError as error:
         return _form_page(request, values, error=error)
@@ -102,8 +104,9 @@ async def edit_customer_form(request: Request, db: Db, staff: Staff, customer_id
 @router.post("/customers/{customer_id}/edit")
 async def update_customer_from_form(request: Request, db: Db, staff: Staff, customer_id: EntityId) -> Response:
     customer = await get_customer(db, customer_id)
-    values = form_values(await request.form(), FIELDS)
+    values = customer_snapshot(customer)  # shown again when the form cannot be read
     try:
+        values = form_values(await checked_form(request), FIELDS)
         data = parse_form(CustomerUpdate, values)
     except AppError as error:
         count = await count_licenses_of(db, customer.id)

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
 from licenseserver.admin.rendering import render
-from licenseserver.admin.routes.licensing_support import EntityId, Text, list_link
+from licenseserver.admin.routes.licensing_support import EntityId, list_link
 from licenseserver.db.models.leads import INSTITUTION_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
@@ -21,6 +21,7 @@ from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_R
 from licenseserver.domain.leads.schemas import DETAIL_LABELS, FIELD_LABELS, TYPE_LABELS, InstitutionCreate
 from licenseserver.domain.licensing.admin_paging import MAX_PAGE, PageRequest
 from licenseserver.kit.errors import AppError
+from licenseserver.kit.validation import Text
 
 router = APIRouter()
 FIELDS = ("name", "type", "customer_id")
@@ -30,7 +31,7 @@ NOTICES = {"deleted": "Institution gelöscht.", "saved": "Gespeichert.", "import
 
 class LeadListQuery(BaseModel):
     q: Annotated[Text, Field(max_length=255)] = ""
-    type: Annotated[str, Field(pattern="^(|university|company|government|other)$")] = ""
+    type: Annotated[Text, Field(pattern="^(|university|company|government|other)$")] = ""
     page: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 1
 
 
@@ -102,8 +103,9 @@ async def create_lead_form(request: Request, db: Db, staff: Staff) -> Response:
 
 @router.post("/leads/create")
 async def create_lead(request: Request, db: Db, staff: Staff) -> Response:
-    fields = await form_fields(request)
+    fields = {"name": "", "type": "university", "customer_id": ""}  # shown when the form cannot be read
     try:
+        fields = await form_fields(request)
         institution = await service.create_institution(db, _institution_form(fields))
     except AppError as error:
         return await _create_page(request, db, fields, error)
@@ -142,8 +144,9 @@ async def lead_detail(request: Request, db: Db, staff: Staff, lead_id: EntityId)
 @router.post("/leads/update/{lead_id}")
 async def update_lead(request: Request, db: Db, staff: Staff, lead_id: EntityId) -> Response:
     institution = await service.get_institution(db, lead_id)
-    fields = await form_fields(request)
+    fields: dict[str, str] = {}  # the stored values are shown when the form cannot be read
     try:
+        fields = await form_fields(request)
         before = await service.update_institution(db, institution, _institution_form(fields))
     except AppError as error:
         return await lead_page(request, db, lead_id, fields, error)

@@ -3,11 +3,12 @@ domain/leads/csv_format.py, docs/leads.md)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.formdata import checked_form
 from licenseserver.admin.routes.leads import LeadListQuery, overview_page
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, ImportRefusedError
@@ -16,17 +17,10 @@ from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
 
 router = APIRouter()
-# Room for the form's other fields and the multipart framing around the file.
-UPLOAD_OVERHEAD = 64 * 1024
+# The upload's own limit (admin/app.py gives it to the body limit): the file, and room for the
+# form's other fields and the multipart framing around it.
+MAX_UPLOAD_BYTES = MAX_IMPORT_BYTES + 64 * 1024
 TOO_LARGE = f"Die Datei ist zu groß: höchstens {MAX_IMPORT_BYTES // (1024 * 1024)} MiB."
-
-
-def refuse_large_upload(request: Request) -> None:
-    """Refuse an announced oversized upload before anything reads its body (the CSRF check
-    parses the form). An upload without a length is measured while it is read instead."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_IMPORT_BYTES + UPLOAD_OVERHEAD:
-        raise AppError(413, ErrorCode.PAYLOAD_TOO_LARGE, TOO_LARGE)
 
 
 @router.get("/leads/export")
@@ -35,12 +29,12 @@ async def export_leads(db: Db, staff: Staff) -> Response:
     return Response(
         await export_csv(db),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
 async def _uploaded_bytes(request: Request) -> bytes:
-    upload = (await request.form()).get("file")
+    upload = (await checked_form(request)).get("file")
     if not isinstance(upload, UploadFile):
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "Bitte eine CSV-Datei auswählen.")
     try:
@@ -52,7 +46,7 @@ async def _uploaded_bytes(request: Request) -> bytes:
     return data
 
 
-@router.post("/leads/import", dependencies=[Depends(refuse_large_upload)])
+@router.post("/leads/import")
 async def import_leads(request: Request, db: Db, staff: Staff) -> Response:
     """All or nothing: a file with any problem writes nothing and the overview lists every one."""
     try:

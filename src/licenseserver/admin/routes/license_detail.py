@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
-from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.formdata import checked_form, form_fields, parse_form
 from licenseserver.admin.paging import MAX_PAGE, Page
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes.live_sessions import end_session_audited
@@ -208,7 +208,7 @@ async def allocate_form(request: Request, db: Db, staff: Staff, license_id: Id) 
     """Either the resources picked one by one (`resource_ids`, repeated) or `count` of a type."""
 
     async def action() -> str:
-        form = await request.form()
+        form = await checked_form(request)
         picked = [value for value in form.getlist("resource_ids") if isinstance(value, str) and value]
         if picked:
             data = {"license_id": license_id, "resource_ids": picked}

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.formdata import checked_form
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes import licenses_api
 from licenseserver.admin.routes.licensing_support import (
@@ -19,7 +20,6 @@ from licenseserver.admin.routes.licensing_support import (
     ListQuery,
     OptionalId,
     SortDirection,
-    Text,
     empty_is_none,
     form_text,
     form_values,
@@ -53,6 +53,7 @@ from licenseserver.domain.licensing.admin_list import (
 )
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
+from licenseserver.kit.validation import Text
 
 router = APIRouter()
 router.include_router(licenses_api.router)
@@ -154,7 +155,7 @@ def _form_ids(form: FormData) -> LicenseIds:
 async def bulk_action(request: Request, db: Db, staff: Staff) -> Response:
     """The list's bulk buttons (a plain form, so it works without script): the same services as
     the JSON bulk endpoints. Deleting first shows the chosen licenses for confirmation."""
-    form = await request.form()
+    form = await checked_form(request)
     action = form_text(form, "action")
     if action not in BULK_ACTIONS:
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "Unbekannte Aktion.")
@@ -213,7 +214,7 @@ async def new_license_form(
 
 @router.post("/licenses/new")
 async def create_license_from_form(request: Request, db: Db, staff: Staff) -> Response:
-    form = await request.form()
+    form = await checked_form(request)
     values = {**_license_values(form), "license_key": form_text(form, "license_key").strip()}
     try:
         license_row = await create_license(db, parse_form(LicenseCreate, values))
@@ -233,7 +234,7 @@ async def edit_license_form(request: Request, db: Db, staff: Staff, license_id: 
 @router.post("/licenses/{license_id}/edit")
 async def update_license_from_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
     license_row = await get_license(db, license_id)
-    form = await request.form()
+    form = await checked_form(request)
     # Only the edit form has the offline time to live (empty: the default); a new license starts at it.
     values = {**_license_values(form), **form_values(form, ("offline_ttl_days",), optional=("offline_ttl_days",))}
     try:
@@ -276,7 +277,7 @@ async def quick_edit_form(request: Request, db: Db, staff: Staff, license_id: En
 @router.post("/licenses/{license_id}/quick-edit")
 async def quick_edit_from_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
     """The inline form's save: the JSON quick-edit's service, answering the refreshed row."""
-    values = form_values(await request.form(), QUICK_FIELDS, optional=("valid_until",))
+    values = form_values(await checked_form(request), QUICK_FIELDS, optional=("valid_until",))
     try:
         await update_license(db, license_id, parse_form(QuickEdit, values).changes(), actor_of(request, staff))
     except AppError as error:

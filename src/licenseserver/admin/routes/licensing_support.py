@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.datastructures import FormData
 
 from licenseserver.domain.licensing.admin import MAX_ID
@@ -19,19 +19,11 @@ SortDirection = Literal["asc", "desc"]
 M = TypeVar("M", bound=BaseModel)
 
 
-def no_nul(value: str) -> str:
-    # No text column can hold NUL (PostgreSQL refuses it): bad input, never a failed query.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 def empty_is_none(value: Any) -> Any:
     """A filter form sends an unchosen select as an empty string: that means "any"."""
     return None if value == "" else value
 
 
-Text = Annotated[str, AfterValidator(no_nul)]
 OptionalId = Annotated[Annotated[int, Field(ge=1, le=MAX_ID)] | None, BeforeValidator(empty_is_none)]
 EntityId = Annotated[int, Path(le=MAX_ID)]
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]

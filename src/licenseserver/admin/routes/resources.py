@@ -19,7 +19,7 @@ from licenseserver.domain.resources import service
 from licenseserver.domain.resources.schemas import MAX_BATCH, AddResourcesForm, AllocateBody, ResourceType
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
-from licenseserver.kit.validation import parse_body
+from licenseserver.kit.validation import Text, parse_body
 
 router = APIRouter()
 
@@ -98,9 +98,9 @@ async def pool_page(
     request: Request,
     db: Db,
     staff: Staff,
-    resource_type: Annotated[str, Query(alias="type", max_length=20)] = "",
-    status: Annotated[str, Query(max_length=20)] = "",
-    q: Annotated[str, Query(max_length=255)] = "",
+    resource_type: Annotated[Text, Query(alias="type", max_length=20)] = "",
+    status: Annotated[Text, Query(max_length=20)] = "",
+    q: Annotated[Text, Query(max_length=255)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     return await _pool_page(request, db, {"type": resource_type, "status": status, "q": q}, page)
@@ -109,8 +109,9 @@ async def pool_page(
 @router.post("/resources/add")
 async def add_form(request: Request, db: Db, staff: Staff) -> Response:
     """Add many at once, one identifier per line; all or none, the refusal shown with the text kept."""
-    fields = await form_fields(request)
+    fields: dict[str, str] = {}
     try:
+        fields = await form_fields(request)
         form = parse_form(AddResourcesForm, fields, ADD_LABELS)
         lines = form.identifier_lines()
         if not lines or len(lines) > MAX_BATCH:

@@ -10,10 +10,10 @@ from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff
 from licenseserver.admin.rendering import render
-from licenseserver.admin.routes.licensing_support import Text
 from licenseserver.domain.licensing.admin_search import SEARCH_TYPES, SearchType, global_search
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.validation import Text
 
 router = APIRouter()
 PAGE_LIMIT = 25  # hits per kind on the /search page

@@ -139,6 +139,12 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
+def _is_blank_line(record: list[str]) -> bool:
+    """An empty or whitespace-only line. A line of separators alone (`;;;`) is not blank: it is
+    a row with the wrong number of cells or with empty required cells, and is reported."""
+    return len(record) <= 1 and not "".join(record).strip()
+
+
 def read_rows(data: bytes) -> tuple[list[CsvRow], list[Problem]]:
     """The data rows of a file, cells restored, blank lines skipped; and the rows that could not
     be read (wrong number of cells, broken quoting, beyond MAX_IMPORT_ROWS), for the caller to
@@ -152,7 +158,7 @@ def read_rows(data: bytes) -> tuple[list[CsvRow], list[Problem]]:
     seen = 0
     try:
         for line, record in records:
-            if not any(cell.strip() for cell in record):
+            if _is_blank_line(record):
                 continue
             seen += 1
             if seen > MAX_IMPORT_ROWS:

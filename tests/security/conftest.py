@@ -1,0 +1,58 @@
+"""Fixtures of the panel's security suite: the admin panel fixtures, and a database holding one
+of everything staff can change, so every route has something real to act on."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.admin import conftest as admin_fixtures
+from tests.admin.pool_support import pool
+from tests.api.helpers import live_session
+from tests.conftest import make_client
+from tests.support.world import TestWorld
+
+Ids = dict[str, int]
+# The admin panel's fixtures, for this folder too.
+panel = admin_fixtures.panel
+staff_panel = admin_fixtures.staff_panel
+
+
+def _lead(staff_panel: TestClient) -> Ids:
+    institution = staff_panel.post("/leads/api/institutions", json={"name": "Uni Nord", "type": "university"})
+    lead = institution.json()["id"]
+    body = {"first_name": "Ada", "last_name": "Lovelace", "position": "Dekanin", "institution_id": lead}
+    contact = staff_panel.post("/leads/api/contacts", json=body).json()["id"]
+    detail = {"type": "email", "value": "ada@uni-nord.example", "label": "Büro"}
+    assert staff_panel.post(f"/leads/api/contacts/{contact}/details", json=detail).status_code == 201
+    note = staff_panel.post(f"/leads/api/contacts/{contact}/notes", json={"content": "Erstkontakt"}).json()["id"]
+    return {"lead": lead, "contact": contact, "note": note}
+
+
+def seed_everything(world: TestWorld, staff_panel: TestClient) -> Ids:
+    """A license with an active device holding a live session, an allocated and a free resource,
+    a customer without licenses, the seeded client with its release, and a lead with a contact
+    and a note."""
+    with make_client(world) as api:
+        key, token = live_session(world, api, "hw-seed", max_activations=5)
+    license_id = int(world.scalar("SELECT id FROM licenses WHERE license_key = :k", k=key))
+    allocated, free = pool(world, "domain", "alloc.example", "free.example")
+    body = {"license_id": license_id, "resource_ids": [allocated]}
+    assert staff_panel.post("/api/resources/allocate", json=body).status_code == 200
+    return {
+        "license": license_id,
+        "customer": int(world.scalar("SELECT customer_id FROM licenses WHERE id = :i", i=license_id)),
+        "bare_customer": world.customer("Ohne Lizenz GmbH", "info@ohne.example"),
+        "device": int(world.scalar("SELECT id FROM activations WHERE license_id = :i", i=license_id)),
+        "session": int(world.scalar("SELECT id FROM sessions WHERE session_token = :t", t=token)),
+        "allocated_resource": allocated,
+        "free_resource": free,
+        "client": 1,
+        "release": int(world.scalar("SELECT min(id) FROM client_releases")),
+        **_lead(staff_panel),
+    }
+
+
+@pytest.fixture
+def seeded(world: TestWorld, staff_panel: TestClient) -> Ids:
+    return seed_everything(world, staff_panel)
