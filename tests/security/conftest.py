@@ -3,6 +3,8 @@ of everything staff can change, so every route has something real to act on."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -12,7 +14,7 @@ from tests.api.helpers import live_session
 from tests.conftest import make_client
 from tests.support.world import TestWorld
 
-Ids = dict[str, int]
+Ids = dict[str, Any]
 # The admin panel's fixtures, for this folder too.
 panel = admin_fixtures.panel
 staff_panel = admin_fixtures.staff_panel
@@ -31,14 +33,18 @@ def _lead(staff_panel: TestClient) -> Ids:
 
 def seed_everything(world: TestWorld, staff_panel: TestClient) -> Ids:
     """A license with an active device holding a live session, an allocated and a free resource,
-    a customer without licenses, the seeded client with its release, and a lead with a contact
-    and a note."""
+    a customer without licenses, the seeded client with its release, a lead with a contact and a
+    note, and a signing key that a rotation turned into a published older one."""
     with make_client(world) as api:
         key, token = live_session(world, api, "hw-seed", max_activations=5)
     license_id = int(world.scalar("SELECT id FROM licenses WHERE license_key = :k", k=key))
     allocated, free = pool(world, "domain", "alloc.example", "free.example")
     body = {"license_id": license_id, "resource_ids": [allocated]}
     assert staff_panel.post("/api/resources/allocate", json=body).status_code == 200
+    # Rotations leave a published older key behind, for the routes that retire one (the first one
+    # only makes the current key when the database has none yet).
+    for _ in range(2):
+        assert staff_panel.post("/administration/signing-keys/rotate", follow_redirects=False).status_code == 303
     return {
         "license": license_id,
         "customer": int(world.scalar("SELECT customer_id FROM licenses WHERE id = :i", i=license_id)),
@@ -49,6 +55,7 @@ def seed_everything(world: TestWorld, staff_panel: TestClient) -> Ids:
         "free_resource": free,
         "client": 1,
         "release": int(world.scalar("SELECT min(id) FROM client_releases")),
+        "previous_key": str(world.scalar("SELECT kid FROM signing_keys WHERE state = 'previous' ORDER BY id DESC")),
         **_lead(staff_panel),
     }
 

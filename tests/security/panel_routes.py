@@ -15,7 +15,7 @@ from licenseserver.admin.deps import UNSAFE_METHODS
 from licenseserver.domain.leads.csv_format import write_csv
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME
 
-Ids = dict[str, int]
+Ids = dict[str, Any]
 Body = Callable[[Ids], dict[str, Any]]
 # The seeded row a path parameter names (conftest.seed_everything).
 PATH_IDS = {
@@ -29,6 +29,7 @@ PATH_IDS = {
     "lead_id": "lead",
     "contact_id": "contact",
     "note_id": "note",
+    "kid": "previous_key",
 }
 
 
@@ -155,6 +156,14 @@ UNSAFE: dict[tuple[str, str], Unsafe] = {
         "/resources/{free_resource}/quarantine", "form", lambda ids: {"back": "/resources"}
     ),
     ("POST", "/administration/api-key"): Unsafe("/administration/api-key", "form"),
+    ("POST", "/administration/signing-keys/rotate"): Unsafe("/administration/signing-keys/rotate", "form"),
+    ("POST", "/administration/signing-keys/{kid}/retire"): Unsafe(
+        "/administration/signing-keys/{previous_key}/retire", "form"
+    ),
+    # Issues a credential and changes no license, but the audit log records who took one.
+    ("POST", "/licenses/{license_id}/devices/{device_id}/offline-file"): Unsafe(
+        "/licenses/{license}/devices/{device}/offline-file", "form"
+    ),
     ("POST", "/administration/rate-limits"): Unsafe(
         "/administration/rate-limits", "form", lambda ids: {"api_per_minute": "77", "login_per_minute": "4"}
     ),

@@ -28,6 +28,7 @@ from licenseserver.db.models import AdminUser
 from licenseserver.domain.audit.service import Actor, record
 from licenseserver.domain.staff.service import authenticate, close_session, open_session
 from licenseserver.kit.clientaddr import is_https
+from licenseserver.kit.validation import Text
 
 router = APIRouter()
 COOKIE_MAX_AGE = 12 * 3600
@@ -62,7 +63,7 @@ def _login_page(
 
 
 @router.api_route("/login", methods=["GET", "HEAD"])
-async def login_form(request: Request, next: str | None = None) -> Response:
+async def login_form(request: Request, next: Text | None = None) -> Response:
     if await optional_staff(request) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     response = _login_page(request, next_url=_safe_next(next))
@@ -95,9 +96,11 @@ async def login(
     actor = Actor(_audited_name(username, ACTOR_LENGTH), request_address(request))
     entity_id = _audited_name(username, ENTITY_ID_LENGTH)
     request.state.keep_writes = True  # a refused log-in is still written to the audit log
-    if "\x00" in username:  # no account can have it, and the database could not even look it up
+    if any("\x00" in field for field in (username, password, totp, next)):
+        # No account can hold it, and PostgreSQL could not even look the name up: bad input, but
+        # still a failed log-in for the audit log.
         await record(db, actor, "login_failed", "admin_user", entity_id)
-        return _login_page(request, "Der Benutzername enthält ein unzulässiges Zeichen.", 400, _safe_next(next))
+        return _login_page(request, "Die Anmeldedaten enthalten ein unzulässiges Zeichen.", 400, _safe_next(next))
     try:
         attempt = await reserve_attempt(request, username, TOO_MANY_LOGINS)
     except LoginThrottledError as exc:
