@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -74,6 +75,8 @@ LICENSE_SPECS = st.fixed_dictionaries(
         "max_activations": st.integers(1, 3),
     }
 )
+# Outcomes met over a run, printed at its end (-s): the evidence that the rules' corners were reached.
+SEEN: Counter[str] = Counter()
 PICK = st.integers(0, 1_000)  # an index, taken modulo what there is to pick from
 
 
@@ -104,6 +107,8 @@ class LicensingMachine(RuleBasedStateMachine):
     @staticmethod
     def _check(response: httpx.Response, expected: Expected) -> dict[str, Any]:
         body: dict[str, Any] = response.json()
+        path = response.request.url.path.rsplit("/", 1)[0] if "/info/" in response.request.url.path else None
+        SEEN[f"{path or response.request.url.path} {expected.status} {expected.code or ''}".strip()] += 1
         assert response.status_code == expected.status, (expected, response.status_code, body)
         if expected.code is not None:
             assert body["code"] == expected.code, (expected, body)
@@ -173,6 +178,7 @@ class LicensingMachine(RuleBasedStateMachine):
         if not self._today_unchanged(today):
             return
         body = response.json()
+        SEEN[f"verify valid={refusal is None} {refusal or ''}".strip()] += 1
         if refusal is None:
             assert body["valid"] is True, body
             assert body["license"]["key"] == key
@@ -210,7 +216,9 @@ class LicensingMachine(RuleBasedStateMachine):
             self.staff.deactivate_device(license_id, device_id)
         except AppError as refusal:
             assert (refusal.status, str(refusal.code)) == (expected.status, expected.code)
+            SEEN[f"staff deactivation {expected.status} {expected.code}"] += 1
             return
+        SEEN["staff deactivation 200"] += 1
         assert expected.status == 200, expected
         self.model.deactivated(key, device)
 
@@ -253,6 +261,7 @@ class LicensingMachine(RuleBasedStateMachine):
         session.end_now("normal")
         answer = self._check(self._post(SESSION_END, {"session_token": session.token}), Expected(200))
         assert answer["end_reason"] == session.over_reason(), (session, answer)
+        SEEN[f"session end reason {answer['end_reason']}"] += 1
         duration = answer["duration_seconds"]
         if session.reported_duration is None:
             least = session.least_duration()
@@ -333,6 +342,7 @@ def machine_rig(world: TestWorld) -> Iterator[tuple[TestWorld, TestClient, rig.S
 def test_licensing_rules_match_the_model(machine_rig: tuple[TestWorld, TestClient, rig.Staff]) -> None:
     world, api, staff = machine_rig
     machine = type("BoundLicensingMachine", (LicensingMachine,), {"world": world, "api": api, "staff": staff})
+    SEEN.clear()
     run_state_machine_as_test(
         machine,
         settings=settings(
@@ -343,3 +353,6 @@ def test_licensing_rules_match_the_model(machine_rig: tuple[TestWorld, TestClien
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         ),
     )
+    print(f"\n[{world.backend}] {EXAMPLES} examples of up to {STEPS} steps; outcomes met:")
+    for outcome, count in sorted(SEEN.items()):
+        print(f"  {count:7d}  {outcome}")
