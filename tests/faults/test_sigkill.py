@@ -140,8 +140,7 @@ def _integrity(database_url: str) -> str:
 def _run(world: TestWorld, tmp_path: Path, workers: int) -> tuple[Tally, list[str]]:
     """SECONDS of load with KILLS hard kills evenly spread; the integrity checks (SQLite)."""
     keys = _make_licenses(world)
-    settings = {"DATABASE_URL": world.database_url}
-    server = ServeProcess(tmp_path, "api", workers=workers, **settings)
+    server = ServeProcess(tmp_path, "api", workers=workers, DATABASE_URL=world.database_url)
     server.wait_healthy()
     tally, checks, stop = Tally(), list[str](), threading.Event()
     threads = [
@@ -160,7 +159,7 @@ def _run(world: TestWorld, tmp_path: Path, workers: int) -> tuple[Tally, list[st
             _kill_hard(server)
             if world.backend == "sqlite":
                 checks.append(_integrity(world.database_url))
-            server = ServeProcess(tmp_path, "api", workers=workers, port=server.port, **settings)
+            server = ServeProcess(tmp_path, "api", workers=workers, port=server.port, DATABASE_URL=world.database_url)
             server.wait_healthy()
             tally.restarts.append(time.monotonic() - killed)
         time.sleep(life)

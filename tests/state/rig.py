@@ -28,11 +28,11 @@ from tests.support.world import TestWorld
 T = TypeVar("T")
 
 # Every stored moment the licensing rules compare with "now" or "today".
-TIMESTAMPS = {
+TIMESTAMPS: dict[str, tuple[str, ...]] = {
     "sessions": ("started_at", "last_heartbeat", "ended_at"),
     "activations": ("activated_at", "last_heartbeat", "deactivated_at"),
 }
-DATES = {"licenses": ("valid_from", "valid_until")}
+DATES: dict[str, tuple[str, ...]] = {"licenses": ("valid_from", "valid_until")}
 
 
 class Staff:

@@ -330,6 +330,7 @@ def machine_rig(world: TestWorld) -> Iterator[tuple[TestWorld, TestClient, rig.S
     # The key is read afresh on every request (no cache), so "refused at once" holds in-process;
     # the one-second spread to other instances is tests/api/test_api_key.py's subject.
     with make_client(world, api_key_cache_seconds=0) as api:
+        assert api.portal is not None  # set while the client is entered
         staff = rig.Staff(api.portal, world.database_url)
         try:
             yield world, api, staff
