@@ -61,7 +61,8 @@ class Tally:
 
     def figures(self) -> str:
         return (
-            f"acknowledged={len(self.acknowledged)} refusals(409)={self.statuses[409]}"
+            f"acknowledged={len(self.acknowledged)} (activations: {len({a[0] for a in self.acknowledged})})"
+            f" refusals(409)={self.statuses[409]}"
             f" statuses={dict(sorted(self.statuses.items()))} connection_failures={self.connection_failures}"
             f" 5xx={len(self.server_errors)} kill_to_healthy_s={[round(s, 1) for s in self.restarts]}"
         )
