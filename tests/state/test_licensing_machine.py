@@ -57,7 +57,7 @@ from tests.api.helpers import (
 )
 from tests.conftest import make_client
 from tests.state import rig
-from tests.state.model import Expected, LicenseModel, LicensingModel, SessionModel
+from tests.state.model import REAL_TIME_MARGIN, Expected, LicenseModel, LicensingModel, SessionModel
 from tests.support.database import TEST_API_KEY
 from tests.support.world import TestWorld
 
@@ -69,9 +69,10 @@ API_KEY_FORMAT = re.compile(r"^AF-\d{4}-[A-Z0-9]{32}$")
 
 LICENSE_SPECS = st.fixed_dictionaries(
     {
-        "is_active": st.sampled_from([True, True, True, False]),
-        "from_offset": st.sampled_from([-30, 0, 0, 1, 2]),
-        "until_offset": st.sampled_from([None, 0, 1, 2, 45]),
+        # Mostly usable licenses, so the rules beyond the validity checks are reached often.
+        "is_active": st.sampled_from([True, True, True, True, True, False]),
+        "from_offset": st.sampled_from([-30, -30, 0, 0, 1]),
+        "until_offset": st.sampled_from([None, None, 0, 1, 2, 45]),
         "max_activations": st.integers(1, 3),
     }
 )
@@ -97,6 +98,14 @@ class LicensingMachine(RuleBasedStateMachine):
         """One of the licenses, or (one pick in len + 1) a key that names none."""
         choices = [lic.key for lic in self.model.licenses] + [UNKNOWN_KEY]
         return choices[pick % len(choices)]
+
+    def _pair(self, pick: int, device: str) -> tuple[str, str]:
+        """(license key, device): two times in three an activated pair when there is one, so the
+        rules past "is this device activated?" are reached often; otherwise any pair."""
+        active = [(lic.key, hw) for lic in self.model.licenses for hw in lic.active]
+        if active and pick % 3:
+            return active[pick % len(active)]
+        return self._key(pick), device
 
     def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         response = self.api.post(path, json=body)
@@ -161,6 +170,7 @@ class LicensingMachine(RuleBasedStateMachine):
         assert activation["hardware_hash"] == device and activation["is_active"] is True
         if device in lic.active:
             assert answer["already_active"] is True
+            SEEN["activate again: same activation"] += 1
             assert activation["id"] == lic.active[device], "a repeated activation must return the same one"
         else:
             assert answer["already_active"] is False
@@ -170,7 +180,7 @@ class LicensingMachine(RuleBasedStateMachine):
 
     @rule(pick=PICK, device=st.sampled_from(DEVICES))
     def verify(self, pick: int, device: str) -> None:
-        key = self._key(pick)
+        key, device = self._pair(pick, device)
         today = utc_today()
         refusal = self.model.expect_verify(key, device, today)
         response = self._post(VERIFY, {"license_key": key, "hardware_hash": device, "app_version": "1.0.0"})
@@ -205,7 +215,7 @@ class LicensingMachine(RuleBasedStateMachine):
 
     @rule(pick=PICK, device=st.sampled_from(DEVICES))
     def staff_deactivates_device(self, pick: int, device: str) -> None:
-        key = self._key(pick)
+        key, device = self._pair(pick, device)
         lic = self.model.license(key)
         if lic is None:
             license_id, device_id, expected = 999_999, 1, Expected(404, "LICENSE_NOT_FOUND")
@@ -226,7 +236,7 @@ class LicensingMachine(RuleBasedStateMachine):
 
     @rule(pick=PICK, device=st.sampled_from(DEVICES))
     def start_session(self, pick: int, device: str) -> None:
-        key = self._key(pick)
+        key, device = self._pair(pick, device)
         today = utc_today()
         expected = self.model.expect_start(key, device, today)
         body = {"license_key": key, "machine_id": f"PC-{device}", "hardware_hash": device, "version": "1.0.0"}
@@ -254,9 +264,12 @@ class LicensingMachine(RuleBasedStateMachine):
         if expected.status == 200:
             session.silence = 0
 
-    @precondition(lambda self: self.model.sessions)
-    @rule(pick=PICK)
-    def end_session(self, pick: int) -> None:
+    @rule(pick=PICK, known=st.sampled_from([True, True, True, False]))
+    def end_session(self, pick: int, known: bool) -> None:
+        if not known or not self.model.sessions:
+            response = self._post(SESSION_END, {"session_token": "00000000-0000-4000-8000-000000000000"})
+            self._check(response, Expected(404, "SESSION_NOT_FOUND"))
+            return
         session = self._session(pick)
         session.end_now("normal")
         answer = self._check(self._post(SESSION_END, {"session_token": session.token}), Expected(200))
@@ -265,46 +278,49 @@ class LicensingMachine(RuleBasedStateMachine):
         duration = answer["duration_seconds"]
         if session.reported_duration is None:
             least = session.least_duration()
-            assert least <= duration <= least + 10, (session, answer)  # model.REAL_TIME_MARGIN
+            assert least <= duration <= least + REAL_TIME_MARGIN, (session, answer)
             session.reported_duration = duration
         assert duration == session.reported_duration, "an ended session's record must not change"
 
-    @rule()
-    def end_unknown_session(self) -> None:
-        response = self._post(SESSION_END, {"session_token": "00000000-0000-4000-8000-000000000000"})
-        self._check(response, Expected(404, "SESSION_NOT_FOUND"))
-
     # ---- time --------------------------------------------------------------------------------
+    # Hypothesis tries rules with fewer arguments first and so more often: `info`, which only
+    # looks, is the one rule with a single argument; every other rule takes two.
 
-    @rule(seconds=st.sampled_from([1, 15, 30, 45, 60, 85, 95, 120, 3_600]))
-    def seconds_pass(self, seconds: int) -> None:
+    @rule(
+        seconds=st.sampled_from([1, 15, 30, 45, 60, 85, 95, 120, 3_600]),
+        days=st.sampled_from([0] * 6 + [1, 2, 30, 400]),
+    )
+    def time_passes(self, seconds: int, days: int) -> None:
+        """Seconds within the day, or whole days (dates move too): across expiry and timeouts."""
+        if days:
+            rig.move_into_past(self.world, days * 86_400, days=days)
+            self.model.pass_days(days)
+            return
         seconds = self.model.clear_step(seconds)
         rig.move_into_past(self.world, seconds)
         self.model.pass_seconds(seconds)
 
-    @rule(days=st.sampled_from([1, 1, 2, 30, 400]))
-    def days_pass(self, days: int) -> None:
-        rig.move_into_past(self.world, days * 86_400, days=days)
-        self.model.pass_days(days)
-
     # ---- the API key -------------------------------------------------------------------------
 
-    @rule()
-    def regenerate_api_key(self) -> None:
-        new_key = self.staff.regenerate_api_key()
-        assert API_KEY_FORMAT.match(new_key) and new_key != self.model.api_key
-        self.model.old_keys.append(self.model.api_key)
-        self.model.api_key = new_key
-        self.api.headers["X-API-Key"] = new_key  # every later step proves the new key is accepted
-
-    @precondition(lambda self: self.model.old_keys)
-    @rule(pick=PICK)
-    def old_api_key_refused(self, pick: int) -> None:
+    @rule(regenerate=st.booleans(), pick=PICK)
+    def api_key(self, regenerate: bool, pick: int) -> None:
+        """Regenerate the key as the panel does (every later step proves the new one accepted);
+        then an old key, if there is one, must be refused."""
+        if regenerate:
+            new_key = self.staff.regenerate_api_key()
+            assert API_KEY_FORMAT.match(new_key) and new_key != self.model.api_key
+            self.model.old_keys.append(self.model.api_key)
+            self.model.api_key = new_key
+            self.api.headers["X-API-Key"] = new_key
+            SEEN["api key regenerated"] += 1
+        if not self.model.old_keys:
+            return
         old_key = self.model.old_keys[pick % len(self.model.old_keys)]
         body = {"license_key": self._key(pick), "hardware_hash": "hw-a"}
         response = self.api.post(VERIFY, json=body, headers={"X-API-Key": old_key})
         assert response.status_code == 401
         assert response.json() == INVALID_API_KEY_BODY
+        SEEN["old api key refused"] += 1
 
     # ---- what the database must never hold ---------------------------------------------------
 
