@@ -45,7 +45,8 @@ from tests.support.world import TestWorld
 KILLS = int(os.environ.get("FAULT_KILLS", "2"))
 SECONDS = float(os.environ.get("FAULT_SECONDS", "20"))
 LOAD_THREADS = 4
-LICENSES = 100
+# Enough licenses that new activations (inserts) keep coming until the end, not only repeats.
+LICENSES = max(100, int(20 * SECONDS))
 MAX_ACTIVATIONS = 3
 DEVICES_PER_LICENSE = 6  # twice the limit: new devices, devices seen again, and refusals
 
