@@ -316,6 +316,7 @@ async def soak(options: argparse.Namespace, api: run_bench.Server, admin: run_be
     write_csv(rows, options.out / "soak.csv")
     title = f"soak {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {rate:.0f} req/s, {options.minutes} min"
     plotted = plot(rows, options.out / "soak.png", title)
+    print("requests by kind:", dict(rig.stats.done))
     if rig.stats.errors:
         print("errors:", Counter(rig.stats.errors).most_common(5))
     print(f"series: {options.out / 'soak.csv'}" + (f", {options.out / 'soak.png'}" if plotted else ""))
