@@ -21,11 +21,13 @@ def cli_command() -> list[str]:
 
 
 class ServeProcess:
-    def __init__(self, workdir: Path, service: str, workers: int = 1, **settings: str) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, service: str, workers: int = 1, port: int | None = None, **settings: str) -> None:
+        # A given port: a process started again where the one before it was killed.
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.stdout_path = workdir / f"serve-{service}-{self.port}.out"
-        self.stderr_path = workdir / f"serve-{service}-{self.port}.err"
+        stem = f"serve-{service}-{self.port}-{time.monotonic_ns()}"  # one pair of files per start
+        self.stdout_path = workdir / f"{stem}.out"
+        self.stderr_path = workdir / f"{stem}.err"
         env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES and k != "PROMETHEUS_MULTIPROC_DIR"}
         env.update(PYTHONUNBUFFERED="1", SESSION_SWEEP_SECONDS="3600", **settings)
         command = [*cli_command(), "serve", service, "--port", str(self.port), "--workers", str(workers)]
