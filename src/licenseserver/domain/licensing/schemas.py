@@ -8,13 +8,19 @@ from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from licenseserver.db.models.licensing import HARDWARE_HASH_MAX, MACHINE_NAME_MAX, VERSION_MAX
+from licenseserver.kit.docpatterns import LICENSE_KEY, NO_NUL, NOT_BLANK, PEP440_VERSION, DocumentedPattern
 
 
 def _valid_version(value: str) -> str:
+    # `packaging` lets control characters that Python counts as space (\x1c-\x1f) surround a
+    # version, where pydantic's stripping leaves them: refuse them rather than store them.
+    printable = value.isascii() and value.isprintable()
     try:
         Version(value)
     except InvalidVersion:
-        raise ValueError("must be a version such as 1.2.0") from None
+        printable = False
+    if not printable:
+        raise ValueError("must be a version such as 1.2.0")
     return value
 
 
@@ -22,14 +28,23 @@ def _valid_version(value: str) -> str:
 # is normalised to upper case afterwards.
 LicenseKey = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, to_upper=True, max_length=19, pattern=r"^[A-Za-z0-9]{4}(-[A-Za-z0-9]{4}){3}$"
-    ),
+    StringConstraints(strip_whitespace=True, to_upper=True, max_length=19, pattern=LICENSE_KEY),
 ]
-HardwareHash = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=HARDWARE_HASH_MAX)]
-MachineName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MACHINE_NAME_MAX)]
+# The documented patterns say in /openapi.json what the validators below accept (no NUL, not blank,
+# PEP 440), so clients and generated tests know it; kit/docpatterns.py keeps them equal.
+HardwareHash = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=HARDWARE_HASH_MAX),
+    DocumentedPattern(NOT_BLANK),
+]
+MachineName = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=MACHINE_NAME_MAX), DocumentedPattern(NO_NUL)
+]
 AppVersion = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=VERSION_MAX), AfterValidator(_valid_version)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=VERSION_MAX),
+    AfterValidator(_valid_version),
+    DocumentedPattern(PEP440_VERSION),
 ]
 
 
