@@ -92,7 +92,8 @@ def report() -> list[str]:
     operations = sorted({op for _b, op, _phase in FIGURES.calls})
     phases = sorted({phase for _b, _op, phase in FIGURES.calls})
     for backend in backends:
-        lines.append(f"  {backend}:")
+        fewest = min(FIGURES.cases(backend, operation) for operation in operations)
+        lines.append(f"  {backend}: {len(operations)} operations, at least {fewest} requests each")
         for operation in operations:
             by_phase = ", ".join(
                 f"{phase} {FIGURES.calls[(backend, operation, phase)]}"

@@ -11,7 +11,7 @@ from schemathesis import Case, Response
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 
 from tests.fuzz.checks import OUR_CHECKS
-from tests.fuzz.conftest import FUZZ_STATEFUL_SCENARIOS, FUZZ_STATEFUL_STEPS
+from tests.fuzz.conftest import FUZZ_DETERMINISTIC, FUZZ_STATEFUL_SCENARIOS, FUZZ_STATEFUL_STEPS
 from tests.fuzz.figures import FIGURES
 
 
@@ -33,6 +33,7 @@ def test_client_lifecycles_follow_the_links(fuzz_schema: schemathesis.BaseSchema
             max_examples=FUZZ_STATEFUL_SCENARIOS,
             stateful_step_count=FUZZ_STATEFUL_STEPS,
             phases=[Phase.generate],
+            derandomize=FUZZ_DETERMINISTIC,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
