@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import schemathesis
-from schemathesis import Case, CheckContext, Response
+from schemathesis import Case, CheckContext, CheckFunction, Response
 
 
 @schemathesis.check
-def error_body_matches_status(_ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def error_body_matches_status(_ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
     """Every JSON error answer carries its own HTTP status in `status`, and no stack trace."""
     if response.status_code < 400 or not response.headers.get("content-type", [""])[0].startswith("application/json"):
         return None
@@ -20,4 +22,4 @@ def error_body_matches_status(_ctx: CheckContext, response: Response, case: Case
     return True
 
 
-OUR_CHECKS = [error_body_matches_status]
+OUR_CHECKS: list[CheckFunction] = [error_body_matches_status]

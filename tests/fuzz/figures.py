@@ -41,7 +41,7 @@ class Figures:
 FIGURES = Figures()
 
 
-def _with_seeded_values(case: Case, seeded: Seeded, picks: dict[str, Any]) -> Case:
+def _with_seeded_values(case: Case[Any], seeded: Seeded, picks: dict[str, Any]) -> Case[Any]:
     if isinstance(case.body, dict):
         body = dict(case.body)
         for name, value in picks.items():
@@ -65,18 +65,18 @@ def install_hooks(schema: schemathesis.BaseSchema, seeded: Seeded, backend: str)
             },
         )
 
-    def flatmap_case(_ctx: HookContext, case: Case) -> st.SearchStrategy[Case]:
+    def flatmap_case(_ctx: HookContext, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
         original_body = case.body
         original_path = case.path_parameters
 
-        def apply(chosen: dict[str, Any]) -> Case:
+        def apply(chosen: dict[str, Any]) -> Case[Any]:
             case.body = original_body
             case.path_parameters = original_path
             return _with_seeded_values(case, seeded, chosen)
 
         return st.one_of(st.just(case), picks().map(apply))
 
-    def after_call(_ctx: HookContext, case: Case, response: Response) -> None:
+    def after_call(_ctx: HookContext, case: Case[Any], response: Response) -> None:
         meta = case.meta
         phase = str(meta.phase.name) if meta is not None else "explicit"
         FIGURES.calls[(backend, case.operation.label, phase)] += 1

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -52,11 +53,16 @@ def document(world: TestWorld) -> schemathesis.BaseSchema:
 
 
 def _operations(document: schemathesis.BaseSchema, prefix: str = "/") -> list[Any]:
-    operations = [result.ok() for result in document.get_all_operations()]
+    operations = []
+    for result in document.get_all_operations():
+        assert isinstance(result, Ok), result
+        operations.append(result.ok())
     return [operation for operation in operations if operation.path.startswith(prefix)]
 
 
-def _send(client: TestClient, operation: Any, *, body: bytes | None = None, **headers: str) -> Any:
+def _send(
+    client: TestClient, operation: Any, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Any:
     path = operation.path.replace("{license_key}", KEY)
     if body is None and operation.path in BODIES:
         return client.request(operation.method.upper(), path, json=BODIES[operation.path], headers=headers)
@@ -78,14 +84,24 @@ def client(world: TestWorld) -> Iterator[TestClient]:
 def test_too_large_bodies(document: schemathesis.BaseSchema, client: TestClient) -> None:
     oversized = b"{" + b" " * MAX_BODY_BYTES + b"}"
     for operation in _operations(document):
-        response = _send(client, operation, body=oversized, **{"Content-Type": "application/json"})
+        response = _send(client, operation, body=oversized, headers={"Content-Type": "application/json"})
         assert _conforms(operation, response) == 413, operation.label
+
+
+def test_bodies_sent_as_something_else_than_json(document: schemathesis.BaseSchema, client: TestClient) -> None:
+    # Whatever the answer to a body labelled text/plain or form data (415 where refused), the
+    # document must declare it for that operation.
+    for operation in _operations(document):
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            body = b'{"license_key": "AAAA-BBBB-CCCC-DDDD", "hardware_hash": "hw-1"}'
+            response = _send(client, operation, body=body, headers={"Content-Type": content_type})
+            assert _conforms(operation, response) < 500, operation.label
 
 
 def test_missing_and_wrong_keys(document: schemathesis.BaseSchema, client: TestClient) -> None:
     for operation in _operations(document, "/api/"):
         for key in ("", "AF-2026-WRONGKEY"):
-            assert _conforms(operation, _send(client, operation, **{"X-API-Key": key})) == 401, operation.label
+            assert _conforms(operation, _send(client, operation, headers={"X-API-Key": key})) == 401, operation.label
 
 
 def test_rate_limited(world: TestWorld, document: schemathesis.BaseSchema) -> None:

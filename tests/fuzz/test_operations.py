@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import schemathesis
 
 from tests.fuzz.checks import OUR_CHECKS
@@ -10,5 +12,5 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
 
 @schema.parametrize()
-def test_operation_answers_as_documented(case: schemathesis.Case) -> None:
+def test_operation_answers_as_documented(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(additional_checks=OUR_CHECKS)

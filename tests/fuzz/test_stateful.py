@@ -18,13 +18,13 @@ from tests.fuzz.figures import FIGURES
 def test_client_lifecycles_follow_the_links(fuzz_schema: schemathesis.BaseSchema, backend: str) -> None:
     class ClientLifecycles(fuzz_schema.as_state_machine()):  # type: ignore[misc]
         def step(self, input: StepInput) -> StepOutput:
-            output = super().step(input)
+            output: StepOutput = super().step(input)
             via = input.transition.id if input.transition is not None and input.is_applied else "start"
             FIGURES.stateful_steps[(backend, via, output.response.status_code)] += 1
             return output
 
         def validate_response(
-            self, response: Response, case: Case, additional_checks: Any = None, **kwargs: Any
+            self, response: Response, case: Case[Any], additional_checks: Any = None, **kwargs: Any
         ) -> None:
             super().validate_response(response, case, additional_checks=OUR_CHECKS, **kwargs)
 
