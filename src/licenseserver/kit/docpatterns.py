@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import GetJsonSchemaHandler
+from pydantic import BeforeValidator, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -44,15 +44,35 @@ PEP440_VERSION = (
 LICENSE_KEY = r"^[A-Za-z0-9]{4}(-[A-Za-z0-9]{4}){3}$"
 
 
+def padded(pattern: str) -> str:
+    """`pattern` with the surrounding whitespace the server strips before it checks the value."""
+    return f"^[{STRIPPED}]*({pattern.removeprefix('^').removesuffix('$')})[{STRIPPED}]*$"
+
+
+def raw_length_at_most(limit: int) -> BeforeValidator:
+    """A length limit on the value as sent, before stripping, as `maxLength` documents it."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
 @dataclass(frozen=True)
 class DocumentedPattern:
     """`Annotated` marker: adds `pattern` to a field's JSON schema without validating with it."""
 
     pattern: str
+    # True where the pattern alone bounds the value (the limit applies after stripping).
+    replaces_max_length: bool = False
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         documented: dict[str, Any] = handler(schema)
         documented["pattern"] = self.pattern
+        if self.replaces_max_length:
+            documented.pop("maxLength", None)
         return documented
 
 

@@ -18,7 +18,7 @@ from licenseserver.api.schemas import (
 from licenseserver.api.state import api_state
 from licenseserver.domain.licensing import service
 from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
-from licenseserver.kit.docpatterns import LICENSE_KEY
+from licenseserver.kit.docpatterns import LICENSE_KEY, padded
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import ACTIVATIONS, VERIFICATIONS
@@ -88,7 +88,7 @@ async def verify(request: Request) -> Response:
                 "name": "license_key",
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "maxLength": 19, "pattern": LICENSE_KEY},
+                "schema": {"type": "string", "pattern": padded(LICENSE_KEY)},
             }
         ]
     },

@@ -8,7 +8,15 @@ from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from licenseserver.db.models.licensing import HARDWARE_HASH_MAX, MACHINE_NAME_MAX, VERSION_MAX
-from licenseserver.kit.docpatterns import LICENSE_KEY, NO_NUL, NOT_BLANK, PEP440_VERSION, DocumentedPattern
+from licenseserver.kit.docpatterns import (
+    LICENSE_KEY,
+    NO_NUL,
+    NOT_BLANK,
+    PEP440_VERSION,
+    DocumentedPattern,
+    padded,
+    raw_length_at_most,
+)
 
 
 def _valid_version(value: str) -> str:
@@ -26,25 +34,33 @@ def _valid_version(value: str) -> str:
 
 # pydantic checks `pattern` before `to_upper`, so the pattern admits lower case and the value
 # is normalised to upper case afterwards.
+# The documented patterns say in /openapi.json what the validators accept (no NUL, not blank,
+# PEP 440, whitespace around it stripped), and the length limits hold for the value as sent, as
+# `maxLength` says (a license key's pattern bounds it alone, padded with any whitespace);
+# tests/fuzz/test_patterns.py proves document and validators agree.
 LicenseKey = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_upper=True, max_length=19, pattern=LICENSE_KEY),
+    DocumentedPattern(padded(LICENSE_KEY), replaces_max_length=True),
 ]
-# The documented patterns say in /openapi.json what the validators below accept (no NUL, not blank,
-# PEP 440), so clients and generated tests know it; kit/docpatterns.py keeps them equal.
 HardwareHash = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=HARDWARE_HASH_MAX),
+    raw_length_at_most(HARDWARE_HASH_MAX),
     DocumentedPattern(NOT_BLANK),
 ]
 MachineName = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=MACHINE_NAME_MAX), DocumentedPattern(NO_NUL)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MACHINE_NAME_MAX),
+    raw_length_at_most(MACHINE_NAME_MAX),
+    DocumentedPattern(NO_NUL),
 ]
 AppVersion = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=VERSION_MAX),
     AfterValidator(_valid_version),
-    DocumentedPattern(PEP440_VERSION),
+    raw_length_at_most(VERSION_MAX),
+    DocumentedPattern(padded(PEP440_VERSION)),
 ]
 
 
