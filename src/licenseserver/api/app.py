@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from licenseserver.api.docs import serve_docs_locally
 from licenseserver.api.errors import install_error_handlers
+from licenseserver.api.links import add_links
 from licenseserver.api.middleware import PROTECTED_PREFIX, ApiGuardMiddleware, MetricsMiddleware
 from licenseserver.api.routes import license, public, sessions, versions, wellknown
 from licenseserver.api.signing import SignedAnswerMiddleware
@@ -121,5 +122,6 @@ def _openapi_with_api_key(app: FastAPI) -> dict[str, Any]:
         if path.startswith(PROTECTED_PREFIX):
             for operation in operations.values():
                 operation["security"] = [{"ApiKey": []}]
+    add_links(schema)
     app.openapi_schema = schema
     return schema

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Documented(BaseModel):
@@ -16,9 +16,9 @@ class Documented(BaseModel):
 
 
 class ErrorBody(Documented):
-    error: str
-    code: str
-    status: int
+    error: str = Field(min_length=1)
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+    status: int = Field(ge=400, le=599)
     details: list[dict[str, str]] | None = None
 
 
@@ -152,6 +152,10 @@ def errors(*cases: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     }
 
 
-API_KEY_ERRORS = ((401, "INVALID_API_KEY"), (429, "RATE_LIMITED"), (413, "PAYLOAD_TOO_LARGE"))
+# Every request passes the body size limit, `/api/` ones the rate limit and the key too
+# (api/middleware.py), so every operation documents their answers.
+SIZE_ERRORS = ((413, "PAYLOAD_TOO_LARGE"),)
+API_KEY_ERRORS = ((401, "INVALID_API_KEY"), (429, "RATE_LIMITED"), *SIZE_ERRORS)
 BODY_ERRORS = ((400, "VALIDATION_ERROR"), (415, "UNSUPPORTED_MEDIA_TYPE"))
+PATH_ERRORS = ((400, "VALIDATION_ERROR"),)
 DB_ERRORS = ((503, "SERVICE_UNAVAILABLE"), (500, "INTERNAL_ERROR"))

@@ -9,6 +9,7 @@ from licenseserver.api.schemas import (
     API_KEY_ERRORS,
     BODY_ERRORS,
     DB_ERRORS,
+    PATH_ERRORS,
     ActivateResponse,
     CheckoutResponse,
     InfoResponse,
@@ -19,6 +20,7 @@ from licenseserver.api.state import api_state
 from licenseserver.domain.licensing import service
 from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
 from licenseserver.domain.signing.offline import CheckoutRequest, build_license_file
+from licenseserver.kit.docpatterns import LICENSE_KEY, padded
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import ACTIVATIONS, VERIFICATIONS
@@ -81,10 +83,15 @@ async def verify(request: Request) -> Response:
     "/info/{license_key}",
     summary="License information with its activations",
     response_model=InfoResponse,
-    responses=errors(*API_KEY_ERRORS, *BODY_ERRORS, *DB_ERRORS, (404, "LICENSE_NOT_FOUND")),
+    responses=errors(*API_KEY_ERRORS, *PATH_ERRORS, *DB_ERRORS, (404, "LICENSE_NOT_FOUND")),
     openapi_extra={
         "parameters": [
-            {"name": "license_key", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 19}}
+            {
+                "name": "license_key",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": padded(LICENSE_KEY)},
+            }
         ]
     },
 )

@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from licenseserver.api.schemas import HealthStatus, ServiceStatus
+from licenseserver.api.schemas import SIZE_ERRORS, HealthStatus, ServiceStatus, errors
 from licenseserver.api.state import api_state
 from licenseserver.db.fastpath import Query
 from licenseserver.domain.sessions.service import count_live_sessions
@@ -24,7 +24,7 @@ PING = Query("SELECT 1 AS ok")
 SERVICE_NAME = "V2 License Server"
 
 
-@router.get("/", response_model=ServiceStatus, summary="Service status")
+@router.get("/", response_model=ServiceStatus, summary="Service status", responses=errors(*SIZE_ERRORS))
 async def service_status() -> Response:
     return JsonResponse({"status": "ok", "service": SERVICE_NAME, "timestamp": iso_utc(utc_now())})
 
@@ -33,7 +33,10 @@ async def service_status() -> Response:
     "/health",
     response_model=HealthStatus,
     summary="Health check",
-    responses={503: {"model": HealthStatus, "description": "The database does not answer"}},
+    responses={
+        **errors(*SIZE_ERRORS),
+        503: {"model": HealthStatus, "description": "The database does not answer"},
+    },
 )
 async def health(request: Request) -> Response:
     db = api_state(request).db
@@ -48,7 +51,7 @@ async def health(request: Request) -> Response:
     return JsonResponse({"status": "healthy", "timestamp": iso_utc(utc_now())})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=errors(*SIZE_ERRORS))
 async def metrics(request: Request) -> Response:
     state = api_state(request)
     try:

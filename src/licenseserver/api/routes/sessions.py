@@ -43,6 +43,7 @@ NO_CLIENT = (503, "CLIENT_NOT_CONFIGURED")
         (403, "DEVICE_NOT_ACTIVATED"),
         (403, "VERSION_TOO_OLD"),
         (409, "SESSION_CONFLICT"),
+        (409, "CONFLICT"),
     ),
 )
 async def start(request: Request) -> Response:

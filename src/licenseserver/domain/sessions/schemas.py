@@ -7,9 +7,15 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from licenseserver.domain.licensing.schemas import ApiRequest, AppVersion, HardwareHash, LicenseKey, MachineName
+from licenseserver.kit.docpatterns import NOT_BLANK, DocumentedPattern, raw_length_at_most
 
 # Any string up to this length is looked up; an unknown one answers 404 like an ended session.
-SessionToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+SessionToken = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    raw_length_at_most(64),
+    DocumentedPattern(NOT_BLANK),
+]
 
 
 class SessionStartRequest(ApiRequest):
