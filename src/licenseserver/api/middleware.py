@@ -19,6 +19,8 @@ from licenseserver.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS, RATE_LIMITED
 
 MAX_BODY_BYTES = 16 * 1024
 PROTECTED_PREFIX = "/api/"
+# The methods whose body the API reads; a GET that carries a body anyway is answered without it.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 INVALID_API_KEY_BODY = orjson.dumps(error_body(401, ErrorCode.INVALID_API_KEY, "Invalid or missing API key"))
 UNSUPPORTED_MEDIA_TYPE_BODY = orjson.dumps(
     error_body(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Request bodies must be JSON (Content-Type: application/json)")
@@ -140,7 +142,7 @@ class ApiGuardMiddleware:
                 await refusal(send)
                 return
             # After the key: a caller without one learns nothing about what the API accepts.
-            if not is_json_or_absent(content_type):
+            if scope["method"] in BODY_METHODS and not is_json_or_absent(content_type):
                 await send_json(send, 415, UNSUPPORTED_MEDIA_TYPE_BODY)
                 return
         await self.app(scope, _limited_receive(receive), send)

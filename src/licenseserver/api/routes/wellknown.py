@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from licenseserver.api.schemas import JwkSet
+from licenseserver.api.schemas import DB_ERRORS, SIZE_ERRORS, JwkSet, errors
 from licenseserver.api.state import api_state
 from licenseserver.domain.signing.keys import jwks_document
 from licenseserver.kit.jsonresp import JsonResponse
@@ -23,6 +23,7 @@ JWKS_CACHE_CONTROL = "public, max-age=300"
     summary="Public signing keys (JWK Set)",
     description="Current and previous Ed25519 keys, the current key first (RFC 7517).",
     response_model=JwkSet,
+    responses=errors(*SIZE_ERRORS, *DB_ERRORS),
 )
 async def jwks(request: Request) -> Response:
     state = api_state(request)

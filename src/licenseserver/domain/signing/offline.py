@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import orjson
-from pydantic import Field, StrictInt
+from pydantic import BeforeValidator, Field, StrictInt
 
 from licenseserver.db.fastpath import Connection, Query, Row
 from licenseserver.domain.licensing.repository import find_active_activation_id
@@ -26,7 +26,17 @@ OFFLINE_TTL_DEFAULT_DAYS = 30
 # The most a license may allow (the panel's limit) and the most a request may ask for before it
 # is cut; beyond this a number is junk, refused with 400 rather than overflowing a date.
 OFFLINE_TTL_MAX_DAYS = 3650
-TtlDays = Annotated[StrictInt, Field(ge=1, le=OFFLINE_TTL_MAX_DAYS * 10)]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON has one number type: 30.0 is the integer 30 to every JSON Schema validator (and to
+    # /openapi.json's "integer"), so it is taken as one; 30.5, "30" and true stay refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+TtlDays = Annotated[Annotated[StrictInt, Field(ge=1, le=OFFLINE_TTL_MAX_DAYS * 10)], BeforeValidator(_whole_number)]
 
 GET_LICENSE_FOR_FILE = Query(
     "SELECT id, license_key, license_type, valid_from, valid_until, max_activations, max_users, is_active,"
