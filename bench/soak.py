@@ -294,7 +294,10 @@ def admin_server(workdir: Path, database_url: str) -> run_bench.Server:
 
 async def soak(options: argparse.Namespace, api: run_bench.Server, admin: run_bench.Server, data: Path) -> int:
     api_key = options.api_key
-    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT)
+    # The servers close a connection idle for 5 s (gunicorn's keepalive); a client that keeps it
+    # as long races that close and reads an error on a request the server never saw. A client
+    # should let idle connections go first: 2 s.
+    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, keepalive_expiry=2.0)
     async with (
         httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": api_key}, timeout=10, limits=limits) as api_client,
         httpx.AsyncClient(base_url=admin.url, timeout=10, limits=limits) as panel,
