@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from licenseserver.admin.deps import wants_json
 from licenseserver.admin.errors import answer_error, database_unavailable_answer, is_database_unavailable
 from licenseserver.admin.state import AdminState
+from licenseserver.kit.body_limit import limited_receive
 from licenseserver.kit.clientaddr import is_https
 from licenseserver.kit.errors import AppError, ErrorCode, error_body
 
@@ -98,18 +99,9 @@ class BodyLimitMiddleware:
             response = answer_error(Request(scope), AppError(status, ErrorCode.PAYLOAD_TOO_LARGE, message))
             await response(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise HTTPException(*_too_large(scope, limit, page_message))
-            return message
-
-        await self.app(scope, receive if declared.isdigit() else counted, send)
+        if not declared.isdigit():
+            receive = limited_receive(receive, limit, lambda: HTTPException(*_too_large(scope, limit, page_message)))
+        await self.app(scope, receive, send)
 
 
 class TransactionMiddleware:

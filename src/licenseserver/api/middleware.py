@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licenseserver.api.errors import DATABASE_UNAVAILABLE, on_database_unavailable
 from licenseserver.api.state import ApiState
+from licenseserver.kit.body_limit import limited_receive
 from licenseserver.kit.clientaddr import Network, client_address
 from licenseserver.kit.errors import AppError, ErrorCode, error_body
 from licenseserver.kit.logs import ACCESS_LOG, REQUEST_ID, log_request, request_id_for
@@ -145,7 +146,7 @@ class ApiGuardMiddleware:
             if scope["method"] in BODY_METHODS and not is_json_or_absent(content_type):
                 await send_json(send, 415, UNSUPPORTED_MEDIA_TYPE_BODY)
                 return
-        await self.app(scope, _limited_receive(receive), send)
+        await self.app(scope, limited_receive(receive, MAX_BODY_BYTES, _too_large), send)
 
     async def _refusal(self, scope: Scope) -> Any:
         limits = await self.state.rate_limits.get()
@@ -163,19 +164,3 @@ class ApiGuardMiddleware:
 
 def _too_large() -> AppError:
     return AppError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"Request body larger than {MAX_BODY_BYTES} bytes")
-
-
-def _limited_receive(receive: Receive) -> Receive:
-    """Refuse bodies sent without a Content-Length (chunked) once they pass the limit."""
-    seen = 0
-
-    async def guarded() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > MAX_BODY_BYTES:
-                raise _too_large()
-        return message
-
-    return guarded
