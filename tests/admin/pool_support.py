@@ -73,7 +73,7 @@ class AdminServer:
         command = [sys.executable, "-m", "uvicorn", "--factory", "licenseserver.admin.app:create_admin_app"]
         command += ["--host", "127.0.0.1", "--port", port, "--log-level", "warning"]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "admin server exited early"
             try:
