@@ -250,7 +250,8 @@ def signing_key_list() -> None:
         typer.echo(f"{key.kid}  {key.state:<8}  {iso_utc(key.created_at)}  {key.fingerprint}")
 
 
-@signing_key_app.command("retire")
+# A kid is a base64url thumbprint and may begin with "-"; without this Click reads it as options.
+@signing_key_app.command("retire", context_settings={"ignore_unknown_options": True})
 def signing_key_retire(kid: Annotated[str, typer.Argument(help="The kid of a previous key")]) -> None:
     """Stop publishing a previous key; answers and files it signed no longer verify."""
     from licenseserver.domain.signing.keys import retire_key

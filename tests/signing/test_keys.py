@@ -111,7 +111,15 @@ def test_retire_refuses_the_current_an_unknown_and_a_retired_key(world: TestWorl
     second = ok(world.database_url, "signing-key", "rotate").strip()
     ok(world.database_url, "signing-key", "retire", first)
     before = world.snapshot()
-    for kid, reason in ((second, "current"), ("no-such-kid", "No signing key"), (first, "retired already")):
+    # A thumbprint may begin with "-" (one in 64): the CLI must still read it as the kid.
+    dashed = "-hYTKyQ01L8SynjXiwwxI4x7qe"
+    refusals = (
+        (second, "current"),
+        ("no-such-kid", "No signing key"),
+        (dashed, "No signing key"),
+        (first, "retired already"),
+    )
+    for kid, reason in refusals:
         done = run_cli(world.database_url, "signing-key", "retire", kid)
         assert done.returncode == 1, done.stdout
         assert_one_line(done.stderr)
