@@ -38,7 +38,7 @@ import admin_seed
 import seed
 from admin_explain import explain_requests
 from admin_probe import GC_MS_HEADER, QUERIES_HEADER, SERVER_MS_HEADER, SQL_LOG_ENV
-from licenseserver.db.orm import run_in_orm_transaction
+from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.staff.service import create_admin
 from run_bench import HOST, Server, clean_env, cpu_model, free_port, memory_gib
 

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.config import Settings, SettingsError, load_settings
-from licenseserver.db.fastpath import Connection
-from licenseserver.db.orm import run_in_orm_transaction
+from licenseserver.db.sql import Connection
+from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.api_key.service import ensure_api_key, regenerate_api_key
 from licenseserver.installation import prepare_installation, run_in_transaction, secret_key
 from licenseserver.kit.errors import AppError
@@ -220,8 +220,8 @@ def admin_create(
     typer.echo(f"Admin {admin.username!r} created.")
 
 
-def run_lean(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
-    """Like run_orm, on the lean path the License API's rules use."""
+def run_sql(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Like run_orm, on in the SQL layer the License API's rules use."""
     try:
         return run_in_transaction(settings, work)
     except AppError as exc:
@@ -236,7 +236,7 @@ def signing_key_rotate() -> None:
     settings = settings_or_exit()
     prepare_or_exit(settings)
     secret = secret_key(settings)
-    typer.echo(run_lean(settings, lambda conn: rotate_keys(conn, secret)).kid)
+    typer.echo(run_sql(settings, lambda conn: rotate_keys(conn, secret)).kid)
 
 
 @signing_key_app.command("list")
@@ -246,7 +246,7 @@ def signing_key_list() -> None:
 
     settings = settings_or_exit()
     prepare_or_exit(settings)
-    for key in run_lean(settings, list_keys):
+    for key in run_sql(settings, list_keys):
         typer.echo(f"{key.kid}  {key.state:<8}  {iso_utc(key.created_at)}  {key.fingerprint}")
 
 
@@ -258,7 +258,7 @@ def signing_key_retire(kid: Annotated[str, typer.Argument(help="The kid of a pre
 
     settings = settings_or_exit()
     prepare_or_exit(settings)
-    run_lean(settings, lambda conn: retire_key(conn, kid))
+    run_sql(settings, lambda conn: retire_key(conn, kid))
     typer.echo(f"Signing key {kid} retired.")
 
 

@@ -11,8 +11,8 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.config import Settings
-from licenseserver.db.fastpath import Connection, Query, open_database
 from licenseserver.db.migrate import upgrade_schema
+from licenseserver.db.sql import Connection, Query, open_database
 from licenseserver.domain.api_key.service import ensure_api_key
 from licenseserver.domain.settings.service import RateLimits, ensure_rate_limits
 from licenseserver.domain.signing.keys import ensure_current_key
@@ -24,7 +24,7 @@ FIRST_ADMIN_LOCK_KEY = 0x4C53_4144_4D4E  # PostgreSQL advisory lock key, "LSADMN
 
 
 def run_in_transaction(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
-    """Run one unit of work on the lean database path from synchronous code (the CLI)."""
+    """Run one unit of work on the SQL layer from synchronous code (the CLI)."""
 
     async def main() -> T:
         db = open_database(settings.database_url, pool_size=1)
@@ -85,7 +85,7 @@ def ensure_first_admin(database_url: str, username: str, password: str) -> None:
     from sqlalchemy.exc import IntegrityError
 
     from licenseserver.db.models import AdminUser
-    from licenseserver.db.orm import run_in_orm_transaction
+    from licenseserver.db.unit_of_work import run_in_orm_transaction
     from licenseserver.domain.staff.service import create_admin
 
     async def create_if_none(session: AsyncSession) -> None:

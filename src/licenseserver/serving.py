@@ -89,7 +89,7 @@ def staff_usernames(settings: Settings, limit: int = 3) -> list[str]:
     from sqlalchemy import select
 
     from licenseserver.db.models import AdminUser
-    from licenseserver.db.orm import run_in_orm_transaction
+    from licenseserver.db.unit_of_work import run_in_orm_transaction
 
     async def read(session: AsyncSession) -> list[str]:
         query = select(AdminUser.username).where(AdminUser.is_active).order_by(AdminUser.id).limit(limit)

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from licenseserver.admin.app import create_admin_app
-from licenseserver.db.orm import run_in_orm_transaction
+from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.staff.service import create_admin
 from tests.support.world import TestWorld
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from licenseserver.db.orm import run_in_orm_transaction
+from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.resources.service import add_resources
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, csrf_of
 from tests.conftest import free_port

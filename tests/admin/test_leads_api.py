@@ -11,7 +11,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from licenseserver.db.engine import make_async_engine
-from licenseserver.db.orm import make_sessionmaker
+from licenseserver.db.unit_of_work import make_sessionmaker
 from licenseserver.domain.leads import service
 from tests.admin.test_leads_helpers import audit, contact, detail, everything, institution, note
 from tests.support.world import TestWorld

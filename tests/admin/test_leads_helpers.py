@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from licenseserver.db.orm import run_in_orm_transaction
+from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.leads import service
 from licenseserver.domain.leads.schemas import ContactCreate, DetailCreate, InstitutionCreate
 from tests.support.world import TestWorld

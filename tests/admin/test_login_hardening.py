@@ -20,7 +20,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from licenseserver.admin.app import create_admin_app
-from licenseserver.db.orm import run_in_orm_transaction
+from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.staff import service as staff_service
 from licenseserver.domain.staff.service import create_admin, enable_totp
 from licenseserver.kit import passwords

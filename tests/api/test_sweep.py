@@ -6,7 +6,7 @@ import asyncio
 
 from starlette.testclient import TestClient
 
-from licenseserver.db.fastpath import open_database
+from licenseserver.db.sql import open_database
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.sessions.service import count_live_sessions, sweep_timed_out_sessions
 from tests.support.world import TestWorld

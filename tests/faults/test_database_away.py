@@ -1,5 +1,5 @@
 """While PostgreSQL does not answer: the admin panel says 503 with Retry-After (its error page, or
-the JSON error body on its JSON endpoints), never a 500 and never a hang; the License API's lean
+the JSON error body on its JSON endpoints), never a 500 and never a hang; the License API's SQL
 pool replaces connections the server ended and bounds its wait for a free one."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from licenseserver.admin.app import create_admin_app
 from licenseserver.admin.deps import SESSION_COOKIE
-from licenseserver.db.engine import PoolLimits
-from licenseserver.db.fastpath import DATABASE_UNAVAILABLE, Query, open_database
+from licenseserver.db.sql import DATABASE_UNAVAILABLE, Query, open_database
+from licenseserver.db.urls import PoolLimits
 from tests.support.world import TestWorld
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
@@ -65,14 +65,14 @@ def test_lean_pool_replaces_a_connection_the_server_ended(pg_world: TestWorld) -
         db = open_database(pg_world.database_url, PoolLimits(size=1))
         await db.open()
         try:
-            async with db.reading() as conn:
+            async with db.autocommit() as conn:
                 first_backend = await conn.fetchval(BACKEND_PID)
             pg_world.execute("SELECT pg_terminate_backend(:pid)", pid=first_backend)
             await asyncio.sleep(0.2)
             failures = 0
             for _ in range(3):
                 try:
-                    async with db.reading() as conn:
+                    async with db.autocommit() as conn:
                         backend = await conn.fetchval(BACKEND_PID)
                     break
                 except DATABASE_UNAVAILABLE:
@@ -89,10 +89,10 @@ def test_lean_pool_gives_up_waiting_for_a_free_connection(pg_world: TestWorld) -
         db = open_database(pg_world.database_url, PoolLimits(size=1, timeout_seconds=0.5))
         await db.open()
         try:
-            async with db.reading():
+            async with db.autocommit():
                 started = time.monotonic()
                 with pytest.raises(TimeoutError):
-                    async with db.reading():
+                    async with db.autocommit():
                         pass
                 return time.monotonic() - started
         finally:

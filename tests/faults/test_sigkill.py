@@ -36,7 +36,7 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import text
 
-from licenseserver.db.engine import sqlite_path
+from licenseserver.db.urls import sqlite_path
 from licenseserver.kit.keys import new_license_key
 from tests.api.helpers import ACTIVATE
 from tests.faults.processes import ServeProcess

@@ -15,9 +15,8 @@ from anyio.from_thread import BlockingPortal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from licenseserver.db.bridge import lean_connection
 from licenseserver.db.engine import make_async_engine
-from licenseserver.db.orm import make_sessionmaker
+from licenseserver.db.unit_of_work import make_sessionmaker, sql_connection
 from licenseserver.domain.api_key.service import regenerate_api_key
 from licenseserver.domain.customers.service import CustomerCreate, create_customer
 from licenseserver.domain.devices.service import deactivate_device
@@ -81,7 +80,7 @@ class Staff:
         """As "System-API-Key generieren" does it (admin/routes/administration.py)."""
 
         async def work(session: AsyncSession) -> str:
-            return await regenerate_api_key(await lean_connection(session))
+            return await regenerate_api_key(await sql_connection(session))
 
         return self.run(work)
 
@@ -116,7 +115,7 @@ def _shifted(backend: str, columns: tuple[str, ...], unit: str, amount: int) -> 
     if backend == "postgresql":
         step = f"make_interval(secs => {amount})" if unit == "seconds" else str(amount)
         return ", ".join(f"{c} = {c} - {step}" for c in columns)
-    # SQLite keeps moments as text in the lean path's own format (db/fastpath.py, `{now}`), and
+    # SQLite keeps moments as text in the SQL layer's own format (db/sql/, `{now}`), and
     # compares them as text: the shifted value must keep that format to the digit.
     if unit == "seconds":
         return ", ".join(f"{c} = strftime('%Y-%m-%d %H:%M:%f000', {c}, '-{amount} seconds')" for c in columns)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from licenseserver.config import Settings
-from licenseserver.db.orm import run_in_orm_transaction
+from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.customers.service import CustomerCreate, create_customer
 from licenseserver.domain.licensing.admin import LicenseCreate, create_license
 from tests.support import database

@@ -70,9 +70,9 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await state.lean_db.open()
+        await state.sql_db.open()
         if not state.secret_key:
-            async with state.lean_db.transaction() as conn:
+            async with state.sql_db.transaction() as conn:
                 state.secret_key = await ensure_secret(conn, SECRET_KEY_NAME)
         # Everything imported and built so far lives as long as the process: moved out of the
         # collector's reach, later full collections walk only what requests leave behind. They
@@ -81,7 +81,7 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await state.lean_db.close()
+            await state.sql_db.close()
             await state.engine.dispose()
             await state.login_throttle.close()
 

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import CsrfFailedError, NotAuthenticatedError, wants_json
 from licenseserver.admin.rendering import render
-from licenseserver.db.fastpath import DATABASE_UNAVAILABLE
+from licenseserver.db.sql import DATABASE_UNAVAILABLE
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 
@@ -38,7 +38,7 @@ RETRY_AFTER_SECONDS = "5"
 
 def is_database_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached now (down, restarting, out of connections, pool timeout),
-    whether the lean driver raised it or SQLAlchemy wrapped it."""
+    whether the SQL layer's driver raised it or SQLAlchemy wrapped it."""
     seen: BaseException | None = exc
     for _ in range(5):  # SQLAlchemy's wrapper -> its DBAPI adapter's error -> the driver's
         if seen is None:

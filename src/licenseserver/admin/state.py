@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from licenseserver.config import Settings
-from licenseserver.db.engine import PoolLimits, make_async_engine
-from licenseserver.db.fastpath import Database, open_database
-from licenseserver.db.orm import make_sessionmaker
+from licenseserver.db.engine import make_async_engine
+from licenseserver.db.sql import Database, open_database
+from licenseserver.db.unit_of_work import make_sessionmaker
+from licenseserver.db.urls import PoolLimits
 from licenseserver.domain.settings.service import RateLimitCache, RateLimits
 from licenseserver.kit.clientaddr import Network, parse_networks
 from licenseserver.kit.ratelimit import RateLimiter
@@ -24,7 +25,7 @@ class AdminState:
     secret_key: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    lean_db: Database  # for the shared caches' reads (rate limits)
+    sql_db: Database  # for the shared caches' reads (rate limits)
     rate_limits: RateLimitCache
     login_throttle: RateLimiter
     trusted_proxies: tuple[Network, ...]
@@ -33,15 +34,15 @@ class AdminState:
     @classmethod
     def build(cls, settings: Settings, secret_key: str) -> AdminState:
         engine = make_async_engine(settings.database_url, PoolLimits.from_settings(settings))
-        lean_db = open_database(settings.database_url, PoolLimits.from_settings(settings, size=2))
+        sql_db = open_database(settings.database_url, PoolLimits.from_settings(settings, size=2))
         defaults = RateLimits(settings.rate_limit_api_per_minute, settings.rate_limit_login_per_minute)
         return cls(
             settings=settings,
             secret_key=secret_key,
             engine=engine,
             sessions=make_sessionmaker(engine),
-            lean_db=lean_db,
-            rate_limits=RateLimitCache(lean_db, defaults),
+            sql_db=sql_db,
+            rate_limits=RateLimitCache(sql_db, defaults),
             login_throttle=rate_limiter_for(settings, "login"),
             trusted_proxies=parse_networks(settings.trusted_proxies),
             timezone=ZoneInfo(settings.display_timezone),

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from licenseserver.db.fastpath import DATABASE_UNAVAILABLE
+from licenseserver.db.sql import DATABASE_UNAVAILABLE
 from licenseserver.kit.errors import AppError, ErrorCode, error_body
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.validation import invalid_request

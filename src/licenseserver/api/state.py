@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from licenseserver.config import Settings
-from licenseserver.db.engine import PoolLimits
-from licenseserver.db.fastpath import Database, open_database
+from licenseserver.db.sql import Database, open_database
+from licenseserver.db.urls import PoolLimits
 from licenseserver.domain.api_key.service import ApiKeyCache
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.settings.service import RateLimitCache, RateLimits

@@ -4,59 +4,14 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-if TYPE_CHECKING:
-    from licenseserver.config import Settings
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-@dataclass(frozen=True)
-class PoolLimits:
-    """How many PostgreSQL connections a process holds and how long it waits on them. Every wait
-    is bounded, so a request answers 503 quickly while the database is away instead of hanging."""
-
-    size: int = 10
-    max_overflow: int = 5  # the ORM pool only: the lean pool never exceeds `size`
-    timeout_seconds: float = 5.0  # for a free connection of the pool
-    connect_timeout_seconds: float = 2.0
-    statement_timeout_seconds: float = 15.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings, size: int | None = None) -> PoolLimits:
-        return cls(
-            size=settings.db_pool_size if size is None else size,
-            max_overflow=settings.db_max_overflow,
-            timeout_seconds=settings.db_pool_timeout_seconds,
-            connect_timeout_seconds=settings.db_connect_timeout_seconds,
-            statement_timeout_seconds=settings.db_statement_timeout_seconds,
-        )
-
-
-def normalize_url(database_url: str) -> str:
-    """A PostgreSQL URL as operators write it (`postgres://`, `postgresql://`, or with any driver
-    named), with the driver this module uses; SQLite URLs with their driver part dropped."""
-    scheme, rest = database_url.split("://", 1)
-    if scheme.split("+", 1)[0] in {"postgres", "postgresql"}:
-        return "postgresql+psycopg://" + rest
-    return "sqlite://" + rest
-
-
-def asyncpg_dsn(database_url: str) -> str:
-    """The plain libpq-style DSN asyncpg understands."""
-    url = normalize_url(database_url)
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-def sqlite_path(database_url: str) -> str:
-    """The file path of a `sqlite:///path` URL (`sqlite:////abs/path` for absolute paths)."""
-    return database_url.split(":///", 1)[1].split("?", 1)[0]
+from licenseserver.db import sqlite_types  # noqa: F401  (registers the converters)
+from licenseserver.db.urls import SQLITE_BUSY_TIMEOUT_MS, PoolLimits, normalize_url
 
 
 def configure_sqlite_connection(dbapi_connection: Any) -> None:
@@ -77,10 +32,8 @@ def configure_sqlite_connection(dbapi_connection: Any) -> None:
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     url = normalize_url(database_url)
     if url.startswith("sqlite"):
-        # Dates and times go through the sqlite3 converters and adapters that db.fastpath
-        # registers, so the ORM and the lean path read and write one format.
-        from licenseserver.db import fastpath  # noqa: F401  (registers the converters)
-
+        # Dates and times go through the sqlite3 converters and adapters of db.sqlite_types, so
+        # the ORM and the SQL layer read and write one format.
         kwargs.setdefault("connect_args", {})["detect_types"] = sqlite3.PARSE_DECLTYPES
         engine = create_engine(url, native_datetime=True, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", lambda conn, _record: configure_sqlite_connection(conn))
@@ -123,8 +76,6 @@ def make_async_engine(database_url: str, limits: PoolLimits | None = None, **kwa
             },
             **kwargs,
         )
-    from licenseserver.db import fastpath  # noqa: F401  (registers the converters)
-
     connect_args = {"detect_types": sqlite3.PARSE_DECLTYPES, "isolation_level": None}
     engine = create_async_engine(url, native_datetime=True, hide_parameters=True, connect_args=connect_args, **kwargs)
     event.listen(engine.sync_engine, "connect", lambda conn, _record: configure_sqlite_connection(conn))

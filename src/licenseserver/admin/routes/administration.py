@@ -14,8 +14,8 @@ from licenseserver.admin.formdata import form_fields, parse_form
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes.signing_keys import signing_section
 from licenseserver.admin.state import admin_state
-from licenseserver.db.bridge import lean_connection
 from licenseserver.db.models import ClientConfig
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.api_key.service import read_api_key, regenerate_api_key
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.clients import admin as clients
@@ -65,7 +65,7 @@ def _defaults(request: Request) -> RateLimits:
 async def _overview(
     request: Request, db: Db, *, rate_form: dict[str, str] | None = None, error: str = "", status: int = 200
 ) -> Response:
-    conn = await lean_connection(db)
+    conn = await sql_connection(db)
     api_key = await read_api_key(conn)
     client_list = await clients.list_clients(db)
     limits = await current_rate_limits(db, _defaults(request))
@@ -89,9 +89,9 @@ async def overview(request: Request, db: Db, staff: Staff) -> Response:
 
 @router.post("/administration/api-key")
 async def regenerate_key(request: Request, db: Db, staff: Staff) -> Response:
-    # The lean rule the CLI uses, inside this request's transaction with its audit entry. Other
+    # The SQL-layer rule the CLI uses, inside this request's transaction with its audit entry. Other
     # instances cache the key for at most a second.
-    await regenerate_api_key(await lean_connection(db))
+    await regenerate_api_key(await sql_connection(db))
     await record(db, actor_of(request, staff), "api_key_regenerated", "system_api_key", 1)
     return RedirectResponse("/administration?saved=api_key", status_code=303)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from licenseserver.admin.state import admin_state
-from licenseserver.db.fastpath import Query
+from licenseserver.db.sql import Query
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.timefmt import iso_utc, utc_now
 
@@ -25,7 +25,7 @@ PING = Query("SELECT 1 AS ok")
 async def health(request: Request) -> Response:
     """The same body as the License API's /health: 200 healthy, or 503 when the database is away."""
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), admin_state(request).lean_db.reading() as conn:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), admin_state(request).sql_db.autocommit() as conn:
             await conn.fetchval(PING)
     except Exception as exc:  # any failure to reach the database means unhealthy, never a 500
         log.warning("health check failed: %s", type(exc).__name__)

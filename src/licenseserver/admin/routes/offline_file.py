@@ -17,7 +17,7 @@ from starlette.responses import Response
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.routes.license_detail import license_page_view
 from licenseserver.admin.state import admin_state
-from licenseserver.db.bridge import lean_connection
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.devices import service as devices
 from licenseserver.domain.signing.keys import ensure_current_key
@@ -55,7 +55,7 @@ async def _issue(request: Request, db: Db, license_id: int, device_id: int) -> t
     device = next((d for d in await devices.devices_of_license(db, license_id) if d.id == device_id), None)
     if device is None:
         raise AppError(404, ErrorCode.DEVICE_NOT_FOUND, "Dieses Gerät gehört nicht zu der Lizenz.")
-    conn = await lean_connection(db)
+    conn = await sql_connection(db)
     # The current key; on an installation that never made one, the first one (as `serve` does).
     key = await ensure_current_key(conn, admin_state(request).secret_key)
     try:

@@ -1,8 +1,8 @@
 """Lizenzserver Administration → Signaturschlüssel: the signing keys with their state, the JWK Set
 clients trust, rotation and the retirement of older keys (docs/signatures.md).
 
-The keys service works on the lean connection; here it runs inside the panel request's
-transaction (db.bridge.lean_connection), so a key change and its audit entry commit together.
+The keys service works on the SQL layer's connection; here it runs inside the panel request's
+transaction (db.unit_of_work.sql_connection), so a key change and its audit entry commit together.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
-from licenseserver.db.bridge import lean_connection
-from licenseserver.db.fastpath import Connection
+from licenseserver.db.sql import Connection
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.signing.keys import (
     CURRENT,
@@ -108,7 +108,7 @@ def _refuse_unless_previous(key: SigningKeyInfo) -> None:
 
 @router.post("/administration/signing-keys/rotate")
 async def rotate(request: Request, db: Db, staff: Staff) -> Response:
-    conn = await lean_connection(db)
+    conn = await sql_connection(db)
     new = await rotate_keys(conn, admin_state(request).secret_key)
     # Read after the rotation, under its lock (held to the end of this transaction), so a rotation
     # racing this one cannot make the audit name the wrong key: the key just demoted is the newest
@@ -122,7 +122,7 @@ async def rotate(request: Request, db: Db, staff: Staff) -> Response:
 
 @router.get("/administration/signing-keys/{kid}/retire")
 async def confirm_retire(request: Request, db: Db, staff: Staff, kid: Kid) -> Response:
-    key = await _find(await lean_connection(db), kid)
+    key = await _find(await sql_connection(db), kid)
     _refuse_unless_previous(key)
     view = key_view(key, admin_state(request).timezone, _today(admin_state(request).timezone))
     return render(request, "administration/retire_key.html", {"key": view})
@@ -130,7 +130,7 @@ async def confirm_retire(request: Request, db: Db, staff: Staff, kid: Kid) -> Re
 
 @router.post("/administration/signing-keys/{kid}/retire")
 async def retire(request: Request, db: Db, staff: Staff, kid: Kid) -> Response:
-    conn = await lean_connection(db)
+    conn = await sql_connection(db)
     _refuse_unless_previous(await _find(conn, kid))
     await retire_key(conn, kid)
     before, after = {"state": PREVIOUS}, {"state": RETIRED}

@@ -124,6 +124,6 @@ async def checkout(request: Request) -> Response:
     key = await state.signing.get()
     if key is None:
         raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "No signing key available, retry shortly")
-    async with state.db.reading() as conn:
+    async with state.db.autocommit() as conn:
         license_file = await build_license_file(conn, key, body.license_key, body.hardware_hash, body.ttl_days)
     return JsonResponse(license_file.json())

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from licenseserver.api.schemas import SIZE_ERRORS, HealthStatus, ServiceStatus, errors
 from licenseserver.api.state import api_state
-from licenseserver.db.fastpath import Query
+from licenseserver.db.sql import Query
 from licenseserver.domain.sessions.service import count_live_sessions
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import render_metrics
@@ -41,7 +41,7 @@ async def service_status() -> Response:
 async def health(request: Request) -> Response:
     db = api_state(request).db
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), db.reading() as conn:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), db.autocommit() as conn:
             await conn.fetchval(PING)
     except Exception as exc:  # any failure to reach the database means unhealthy, never a 500
         log.warning("health check failed: %s", type(exc).__name__)

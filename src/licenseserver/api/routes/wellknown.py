@@ -28,6 +28,6 @@ JWKS_CACHE_CONTROL = "public, max-age=300"
 async def jwks(request: Request) -> Response:
     state = api_state(request)
     await state.signing.get()  # makes the first key when `migrate` has not run yet
-    async with state.db.reading() as conn:
+    async with state.db.autocommit() as conn:
         document: dict[str, Any] = await jwks_document(conn)
     return JsonResponse(document, headers={"Cache-Control": JWKS_CACHE_CONTROL})

@@ -25,7 +25,7 @@ class Base(DeclarativeBase):
 
 
 # TIMESTAMP rather than DateTime: on SQLite the column is declared TIMESTAMP, which the ORM (with
-# native_datetime) and the lean path both leave to the sqlite3 converter of db.fastpath.
+# native_datetime) and the SQL layer both leave to the sqlite3 converter of db.sqlite_types.
 UtcDateTime = TIMESTAMP(timezone=True)
 
 

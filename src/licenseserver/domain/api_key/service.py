@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 
-from licenseserver.db.fastpath import Connection, Database, Query
+from licenseserver.db.sql import Connection, Database, Query
 from licenseserver.kit.keys import new_api_key
 from licenseserver.kit.timefmt import utc_now
 from licenseserver.kit.ttl import TtlValue
@@ -55,7 +55,7 @@ class ApiKeyCache:
         self._key: TtlValue[str | None] = TtlValue(self._load, ttl_seconds, None)
 
     async def _load(self) -> str | None:
-        async with self._db.reading() as conn:
+        async with self._db.autocommit() as conn:
             return await read_api_key(conn)
 
     async def accepts(self, presented: str | None) -> bool:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from packaging.version import InvalidVersion, Version
 
-from licenseserver.db.fastpath import Connection, Database, Query
+from licenseserver.db.sql import Connection, Database, Query
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.ttl import TtlValue
 
@@ -111,7 +111,7 @@ class ClientCache:
         self._value: TtlValue[Client | None] = TtlValue(self._load, ttl_seconds, None)
 
     async def _load(self) -> Client | None:
-        async with self._db.reading() as conn:
+        async with self._db.autocommit() as conn:
             return await load_client(conn)
 
     async def get(self) -> Client | None:

@@ -1,7 +1,7 @@
 """A license's devices (activations) as staff manage them.
 
 Registering a device is the License API's activation rule itself (`activate_on`), run on the
-panel's transaction through db.bridge.lean_connection: staff meet the same limits and refusals
+panel's transaction through db.unit_of_work.sql_connection: staff meet the same limits and refusals
 as a client (409 ACTIVATION_LIMIT_REACHED, 403 LICENSE_EXPIRED / LICENSE_INACTIVE, ...), and the
 activation commits or rolls back together with its audit entry.
 """
@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.bridge import lean_connection
 from licenseserver.db.models import Activation, Customer, License
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.licensing import repository as licenses
 from licenseserver.domain.licensing.rules import license_not_found
 from licenseserver.domain.licensing.schemas import ActivateRequest
@@ -57,7 +57,7 @@ async def license_key_of(session: AsyncSession, license_id: int) -> str:
 
 async def devices_of_license(session: AsyncSession, license_id: int) -> list[Activation]:
     """Every activation of the license, active and deactivated, oldest first."""
-    # populate_existing: rows the lean path changed earlier in this transaction are read afresh.
+    # populate_existing: rows the SQL layer changed earlier in this transaction are read afresh.
     query = select(Activation).where(Activation.license_id == license_id).order_by(Activation.id)
     rows = await session.scalars(query.execution_options(populate_existing=True))
     return list(rows)
@@ -84,7 +84,7 @@ async def register_device(
     request = ActivateRequest(
         license_key=key, hardware_hash=hardware_hash, machine_name=machine_name, app_version=app_version
     )
-    return await activate_on(await lean_connection(session), request)
+    return await activate_on(await sql_connection(session), request)
 
 
 async def deactivate_device(session: AsyncSession, license_id: int, device_id: int) -> Deactivation:
@@ -93,7 +93,7 @@ async def deactivate_device(session: AsyncSession, license_id: int, device_id: i
     The license row is locked first, as activations and session starts lock it: a session start
     racing with the deactivation either finishes first (and its session is ended here) or sees
     the device inactive and is refused."""
-    conn = await lean_connection(session)
+    conn = await sql_connection(session)
     if await licenses.lock_license(conn, await license_key_of(session, license_id)) is None:
         raise license_not_found()
     device = await session.scalar(

@@ -1,11 +1,11 @@
-"""SQL for licenses and activations on the lean path (see licenseserver.db.fastpath)."""
+"""SQL for licenses and activations in the SQL layer (licenseserver.db.sql)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from licenseserver.db.fastpath import Connection, Query, Row
+from licenseserver.db.sql import Connection, Query, Row
 
 LICENSE_COLUMNS = (
     "id, license_key, customer_id, license_type, valid_from, valid_until, max_activations, max_users, is_active"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from licenseserver.db.fastpath import Row
+from licenseserver.db.sql import Row
 from licenseserver.kit.errors import AppError, ErrorCode
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from licenseserver.db.fastpath import Connection, Database, Row
+from licenseserver.db.sql import Connection, Database, Row
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.licensing import repository as repo
 from licenseserver.domain.licensing.rules import license_not_found, require_usable, unusable_reason
@@ -31,7 +31,7 @@ async def activate_on(conn: Connection, request: ActivateRequest) -> ActivationO
     """Activate a device on a license, or refresh it when it is already active there.
 
     Runs inside the caller's transaction (the API's own, or the panel's request transaction via
-    db.bridge.lean_connection), so clients and staff obey one rule. The license row stays locked
+    db.unit_of_work.sql_connection), so clients and staff obey one rule. The license row stays locked
     until commit, so concurrent activations of one license, on any number of instances, are
     counted one after another and never exceed max_activations.
     """
@@ -68,7 +68,7 @@ def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:
 async def verify_license(db: Database, clients: ClientCache, request: VerifyRequest) -> dict[str, Any]:
     """A well-formed verify always answers; `valid` says whether this device may run now."""
     today = utc_today()
-    async with db.reading() as conn:
+    async with db.autocommit() as conn:
         row = await repo.verify_and_refresh(
             conn, request.license_key, request.hardware_hash, request.app_version, today
         )
@@ -103,7 +103,7 @@ async def _verify_refusal(conn: Any, request: VerifyRequest, today: Any) -> AppE
 
 
 async def license_info(db: Database, license_key: str) -> dict[str, Any]:
-    async with db.reading() as conn:
+    async with db.autocommit() as conn:
         row = await repo.get_license_with_customer(conn, license_key)
         if row is None:
             raise license_not_found()

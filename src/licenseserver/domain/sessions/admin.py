@@ -2,7 +2,7 @@
 session from the panel.
 
 Ending goes through the very END_SESSION statement clients use (domain/sessions/repository.py),
-run on the panel's transaction via db.bridge.lean_connection, so a staff end and a client end
+run on the panel's transaction via db.unit_of_work.sql_connection, so a staff end and a client end
 follow one rule: a session that had already timed out is recorded as a timeout.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Result, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.bridge import lean_connection
-from licenseserver.db.fastpath import Connection, Query, Row
 from licenseserver.db.models import ClientConfig, ClientSession, Customer, License
+from licenseserver.db.sql import Connection, Query, Row
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.clients.service import load_client
 from licenseserver.domain.sessions import repository as repo
 from licenseserver.domain.sessions.service import END_REASON_ADMIN, session_not_found
@@ -59,7 +59,7 @@ async def session_timeout(session: AsyncSession) -> int:
     return int(timeout or DEFAULT_SESSION_TIMEOUT)
 
 
-async def _lean_timeout(conn: Connection) -> int:
+async def _sql_timeout(conn: Connection) -> int:
     client = await load_client(conn)
     return client.session_timeout if client else DEFAULT_SESSION_TIMEOUT
 
@@ -116,11 +116,11 @@ async def sessions_of_license(
 async def end_session_by_staff(session: AsyncSession, session_id: int, license_id: int | None = None) -> Row:
     """End a session from the panel (end_reason "admin"); the ended row. Unknown id, or one of
     another license when `license_id` is given: 404; an already ended session: 409."""
-    conn = await lean_connection(session)
+    conn = await sql_connection(session)
     found = await conn.fetchrow(TOKEN_OF_SESSION, session_id)
     if found is None or (license_id is not None and found["license_id"] != license_id):
         raise session_not_found()
-    ended = await repo.end_session(conn, found["session_token"], await _lean_timeout(conn), END_REASON_ADMIN)
+    ended = await repo.end_session(conn, found["session_token"], await _sql_timeout(conn), END_REASON_ADMIN)
     if ended is None:
         raise AppError(409, ErrorCode.CONFLICT, "Session has already ended")
     return ended
@@ -132,4 +132,4 @@ async def end_open_session_of_device(conn: Connection, license_id: int, hardware
     token = await conn.fetchval(OPEN_SESSION_OF_DEVICE, license_id, hardware_hash)
     if token is None:
         return None
-    return await repo.end_session(conn, token, await _lean_timeout(conn), END_REASON_ADMIN)
+    return await repo.end_session(conn, token, await _sql_timeout(conn), END_REASON_ADMIN)

@@ -1,9 +1,9 @@
-"""SQL for client sessions on the lean path. A session is live while `ended_at IS NULL` and its
+"""SQL for client sessions in the SQL layer. A session is live while `ended_at IS NULL` and its
 last heartbeat is younger than the client's timeout, both judged by the database clock."""
 
 from __future__ import annotations
 
-from licenseserver.db.fastpath import Connection, Query, Row
+from licenseserver.db.sql import Connection, Query, Row
 
 SESSION_COLUMNS = "id, session_token, license_id, started_at, last_heartbeat, ended_at, end_reason"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from licenseserver.db.fastpath import Database, Row
+from licenseserver.db.sql import Database, Row
 from licenseserver.domain.clients.service import Client, ClientCache
 from licenseserver.domain.licensing import repository as licenses
 from licenseserver.domain.licensing.rules import require_usable
@@ -73,7 +73,7 @@ async def start_session(db: Database, clients: ClientCache, request: SessionStar
 
 async def heartbeat(db: Database, clients: ClientCache, request: SessionHeartbeatRequest) -> dict[str, Any]:
     client = await clients.require()
-    async with db.reading() as conn:
+    async with db.autocommit() as conn:
         row = await repo.heartbeat(conn, request.session_token, request.license_key, client.session_timeout)
     if row is None:
         raise session_not_found()
@@ -115,7 +115,7 @@ async def sweep_timed_out_sessions(db: Database, clients: ClientCache) -> int:
     client = await clients.get()
     if client is None:
         return 0
-    async with db.reading() as conn:
+    async with db.autocommit() as conn:
         return await repo.sweep_timed_out(conn, client.session_timeout)
 
 
@@ -123,5 +123,5 @@ async def count_live_sessions(db: Database, clients: ClientCache) -> int:
     client = await clients.get()
     if client is None:
         return 0
-    async with db.reading() as conn:
+    async with db.autocommit() as conn:
         return await repo.count_live(conn, client.session_timeout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from licenseserver.db.fastpath import Connection, Database, Query
+from licenseserver.db.sql import Connection, Database, Query
 from licenseserver.kit.ttl import TtlValue
 
 GET_RATE_LIMITS = Query("SELECT api_per_minute, login_per_minute FROM rate_limit_settings WHERE id = 1")
@@ -46,7 +46,7 @@ class RateLimitCache:
         self._value: TtlValue[RateLimits] = TtlValue(self._load, ttl_seconds, defaults)
 
     async def _load(self) -> RateLimits:
-        async with self._db.reading() as conn:
+        async with self._db.autocommit() as conn:
             return await read_rate_limits(conn) or self._defaults
 
     async def get(self) -> RateLimits:

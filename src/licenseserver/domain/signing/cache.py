@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from licenseserver.db.fastpath import DATABASE_UNAVAILABLE, Connection, Database
+from licenseserver.db.sql import DATABASE_UNAVAILABLE, Connection, Database
 from licenseserver.domain.signing.keys import GET_CURRENT_SECRET, CurrentKey, ensure_current_key, open_key
 from licenseserver.kit.ttl import TtlValue
 
@@ -41,7 +41,7 @@ class SigningKeyCache:
 
     async def _read(self, known: CurrentKey | None) -> CurrentKey | None:
         try:
-            async with self._db.reading() as conn:
+            async with self._db.autocommit() as conn:
                 row = await conn.fetchrow(GET_CURRENT_SECRET)
                 if known is not None and row is not None and row["kid"] == known.kid:
                     return known  # unchanged: no second decryption

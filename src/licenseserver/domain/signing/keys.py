@@ -1,7 +1,7 @@
 """The Ed25519 signing keys: made, rotated, retired, published as a JWK Set.
 
 Every function takes the caller's connection (the CLI's, the panel's request transaction through
-db.bridge.lean_connection, or the API's); the caller commits. Private keys are sealed under
+db.unit_of_work.sql_connection, or the API's); the caller commits. Private keys are sealed under
 SECRET_KEY (kit.secretbox) and opened only in memory.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from licenseserver.db.fastpath import Connection, Query, Row
+from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.secretbox import seal, unseal
 

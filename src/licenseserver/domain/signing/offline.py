@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BeforeValidator, Field, StrictInt
 
-from licenseserver.db.fastpath import Connection, Query, Row
+from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.domain.licensing.repository import find_active_activation_id
 from licenseserver.domain.licensing.rules import require_usable
 from licenseserver.domain.licensing.schemas import ApiRequest, HardwareHash, LicenseKey

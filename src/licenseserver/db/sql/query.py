@@ -1,0 +1,82 @@
+"""Portable SQL statements and the two interfaces every dialect implements.
+
+Queries are written once with `$1`-style parameters and two tokens the dialects spell
+differently: `{now}` (the database clock) and `{ago $n}` (the database clock minus `$n` seconds).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+Row = Mapping[str, Any]
+
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+_DIALECT_TOKENS = {
+    "postgresql": {"now": "now()", "ago": "(now() - make_interval(secs => {param}::float8))"},
+    "sqlite": {"now": _SQLITE_NOW, "ago": "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || {param} || ' seconds')"},
+}
+
+
+class Query:
+    """One portable SQL statement, rendered once per dialect."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def render(self, dialect: str) -> str:
+        return _render(self.text, dialect)
+
+
+@cache
+def _render(text: str, dialect: str) -> str:
+    tokens = _DIALECT_TOKENS[dialect]
+    sql = text.replace("{now}", tokens["now"])
+    sql = re.sub(r"\{ago (\$\d+)\}", lambda m: tokens["ago"].format(param=m.group(1)), sql)
+    if dialect == "sqlite":
+        sql = re.sub(r"\$(\d+)", r"?\1", sql)
+        # SQLite has no row locks: its write transactions (BEGIN IMMEDIATE) are already exclusive.
+        sql = sql.replace(" FOR UPDATE", "")
+    return sql
+
+
+class Connection(ABC):
+    dialect: str
+
+    @abstractmethod
+    async def fetchrow(self, query: Query, *args: Any) -> Row | None: ...
+
+    @abstractmethod
+    async def fetch(self, query: Query, *args: Any) -> Sequence[Row]: ...
+
+    @abstractmethod
+    async def execute(self, query: Query, *args: Any) -> None: ...
+
+    async def fetchval(self, query: Query, *args: Any) -> Any:
+        row = await self.fetchrow(query, *args)
+        return None if row is None else next(iter(row.values()))
+
+
+class Database(ABC):
+    """A pool of connections, in one of two forms. `autocommit()`: each statement commits on its
+    own (verify's refresh and the heartbeat are one UPDATE each, so they need no transaction of
+    their own). `transaction()`: every statement inside commits together, or none does."""
+
+    dialect: str
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def autocommit(self) -> Any: ...
+
+    @abstractmethod
+    def transaction(self) -> Any: ...

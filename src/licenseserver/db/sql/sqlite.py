@@ -1,0 +1,97 @@
+"""SQLite through aiosqlite: one connection per process, used by one task at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiosqlite
+
+from licenseserver.db import sqlite_types  # noqa: F401  (registers the converters)
+from licenseserver.db.sql.query import Connection, Database, Query, Row
+from licenseserver.db.urls import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
+
+
+def _column_names(cursor: aiosqlite.Cursor) -> list[str]:
+    # From the description, not a row factory, so any aiosqlite connection can be wrapped.
+    return [column[0] for column in cursor.description or ()]
+
+
+class SqliteConnection(Connection):
+    dialect = "sqlite"
+
+    def __init__(self, raw: aiosqlite.Connection) -> None:
+        self.raw = raw
+
+    async def fetchrow(self, query: Query, *args: Any) -> Row | None:
+        async with self.raw.execute(query.render(self.dialect), args) as cursor:
+            row = await cursor.fetchone()
+            names = _column_names(cursor)
+        return None if row is None else dict(zip(names, row, strict=True))
+
+    async def fetch(self, query: Query, *args: Any) -> Sequence[Row]:
+        async with self.raw.execute(query.render(self.dialect), args) as cursor:
+            rows = await cursor.fetchall()
+            names = _column_names(cursor)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    async def execute(self, query: Query, *args: Any) -> None:
+        await self.raw.execute(query.render(self.dialect), args)
+
+
+class SqliteDatabase(Database):
+    """One connection, used by one task at a time: SQLite runs one writer per file anyway."""
+
+    dialect = "sqlite"
+
+    def __init__(self, database_url: str) -> None:
+        self._path = sqlite_path(database_url)
+        self._raw: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        raw = await aiosqlite.connect(
+            self._path,
+            detect_types=sqlite3.PARSE_DECLTYPES,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        )
+        for pragma in (
+            "journal_mode=WAL",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+        ):
+            await raw.execute(f"PRAGMA {pragma}")
+        self._raw = raw
+
+    async def close(self) -> None:
+        if self._raw is not None:
+            await self._raw.close()
+            self._raw = None
+
+    @property
+    def raw(self) -> aiosqlite.Connection:
+        if self._raw is None:
+            raise RuntimeError("database is not open")
+        return self._raw
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        async with self._lock:
+            yield SqliteConnection(self.raw)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._lock:
+            raw = self.raw
+            await raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConnection(raw)
+            except BaseException:
+                await raw.execute("ROLLBACK")
+                raise
+            await raw.execute("COMMIT")

@@ -1,0 +1,52 @@
+"""Where a unit of work begins and ends, for staff operations (panel and CLI).
+
+The panel's TransactionMiddleware and the CLI's commands open one ORM session per request or
+command and commit it; everything below them takes the session it is given. A rule of the SQL
+layer (db.sql) runs inside that same transaction through `sql_connection`: the one seam between
+the two stacks, so a staff action and its audit entry commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from licenseserver.db.engine import make_async_engine
+from licenseserver.db.sql import Connection, PgConnection, SqliteConnection
+from licenseserver.kit.blocking import run_blocking
+
+T = TypeVar("T")
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def in_transaction(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = make_async_engine(database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def run_in_orm_transaction(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """From synchronous code (the CLI, test set-up): run `work` and commit, or roll back."""
+    return run_blocking(lambda: in_transaction(database_url, work))
+
+
+async def sql_connection(session: AsyncSession) -> Connection:
+    connection = await session.connection()
+    # asyncpg opens the ORM's transaction lazily, at the first statement: run one first, so our
+    # raw statements land inside it.
+    await connection.execute(text("SELECT 1"))
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None  # a checked-out connection always has its driver connection
+    if connection.dialect.name == "postgresql":
+        return PgConnection(driver)
+    return SqliteConnection(driver)
