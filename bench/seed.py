@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from licenseserver.config import Settings
-from licenseserver.installation import prepare_installation
+from licenseserver.domain.installation import prepare_installation
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # All load comes from 127.0.0.1, so the per-address limit must never bite: the one deviation

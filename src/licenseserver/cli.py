@@ -18,7 +18,7 @@ from licenseserver.config import Settings, SettingsError, load_settings
 from licenseserver.db.sql import Connection
 from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.api_key.service import ensure_api_key, regenerate_api_key
-from licenseserver.installation import prepare_installation, run_in_transaction, secret_key
+from licenseserver.domain.installation import prepare_installation, run_in_transaction, secret_key
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.timefmt import iso_utc
 

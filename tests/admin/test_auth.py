@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from starlette.testclient import TestClient
 
 from licenseserver.admin.app import create_admin_app
-from licenseserver.installation import ensure_first_admin
+from licenseserver.domain.installation import ensure_first_admin
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, csrf_of, log_in, make_staff
 from tests.support.world import TestWorld
 

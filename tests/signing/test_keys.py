@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.testclient import TestClient
 
+from licenseserver.domain.installation import run_in_transaction, secret_key
 from licenseserver.domain.signing.keys import ensure_current_key, list_keys, rotate_keys, thumbprint
-from licenseserver.installation import run_in_transaction, secret_key
 from tests.api.helpers import VERIFY, activated_license
 from tests.conftest import make_client
 from tests.signing.helpers import JWKS, jwks, signed_request

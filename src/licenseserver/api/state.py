@@ -11,9 +11,9 @@ from licenseserver.db.sql import Database, open_database
 from licenseserver.db.urls import PoolLimits
 from licenseserver.domain.api_key.service import ApiKeyCache
 from licenseserver.domain.clients.service import ClientCache
+from licenseserver.domain.installation import sealing_secret
 from licenseserver.domain.settings.service import RateLimitCache, RateLimits
 from licenseserver.domain.signing.cache import SigningKeyCache
-from licenseserver.installation import sealing_secret
 from licenseserver.kit.clientaddr import Network, parse_networks
 from licenseserver.kit.ratelimit import RateLimiter
 from licenseserver.kit.shared_limits import rate_limiter_for
