@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Activation, Customer, License
 from licenseserver.domain.audit.service import Actor, record
-from licenseserver.domain.licensing.schemas import LicenseKey
+from licenseserver.domain.fields import LicenseKey
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.keys import new_license_key
 from licenseserver.kit.timefmt import utc_today
