@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from licenseserver.domain.audit.queries import MAX_PAGE
+from licenseserver.kit.paging import MAX_PAGE
 from tests.support.world import TestWorld
 
 ROW = re.compile(r"<tr>\s*<td><time[^>]*>.*?</tr>", re.S)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from licenseserver.domain.licensing.schemas import AppVersion, HardwareHash, LicenseKey, MachineName
+from licenseserver.domain.fields import AppVersion, HardwareHash, LicenseKey, MachineName
 from licenseserver.domain.sessions.schemas import SessionToken
 from licenseserver.kit.docpatterns import LICENSE_KEY, NO_NUL, NOT_BLANK, PEP440_VERSION
 

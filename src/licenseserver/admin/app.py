@@ -33,9 +33,9 @@ from licenseserver.admin.routes import (
     signing_keys,
 )
 from licenseserver.admin.state import AdminState
-from licenseserver.api.middleware import MetricsMiddleware
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.installation import SECRET_KEY_NAME, ensure_secret
+from licenseserver.kit.http_metrics import MetricsMiddleware
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 
 STATIC_DIR = Path(__file__).with_name("static")

@@ -3,7 +3,7 @@ what is wrong in German, so a refused form can be shown again with its values an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -51,6 +51,20 @@ async def checked_form(request: Request) -> FormData:
             message = f"Ungültige Eingabe – {shown}: darf keine NUL-Zeichen enthalten"
             raise AppError(400, ErrorCode.VALIDATION_ERROR, message, details=[{"field": shown, "message": NUL_MESSAGE}])
     return form
+
+
+def form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def form_values(form: FormData, names: Iterable[str], *, optional: Iterable[str] = ()) -> dict[str, Any]:
+    """The named fields as strings; empty `optional` fields become None (a blank date = none)."""
+    values: dict[str, Any] = {name: form_text(form, name).strip() for name in names}
+    for name in optional:
+        if not values.get(name):
+            values[name] = None
+    return values
 
 
 async def form_fields(request: Request) -> dict[str, str]:

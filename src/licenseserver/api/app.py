@@ -16,12 +16,13 @@ from starlette.types import Receive, Scope, Send
 from licenseserver.api.docs import serve_docs_locally
 from licenseserver.api.errors import install_error_handlers
 from licenseserver.api.links import add_links
-from licenseserver.api.middleware import PROTECTED_PREFIX, ApiGuardMiddleware, MetricsMiddleware
+from licenseserver.api.middleware import PROTECTED_PREFIX, ApiGuardMiddleware
 from licenseserver.api.routes import license, public, sessions, versions, wellknown
 from licenseserver.api.signing import SignedAnswerMiddleware
 from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.sessions.service import sweep_timed_out_sessions
+from licenseserver.kit.http_metrics import MetricsMiddleware
 from licenseserver.kit.metrics import SESSIONS_ENDED
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 

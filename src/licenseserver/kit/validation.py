@@ -16,6 +16,8 @@ from licenseserver.kit.errors import AppError, ErrorCode
 
 M = TypeVar("M", bound=BaseModel)
 NUL_MESSAGE = "must not contain NUL characters"
+# The id columns are 32-bit: a larger id is bad input, never a database error.
+MAX_ID = 2**31 - 1
 
 
 def no_nul(value: str) -> str:

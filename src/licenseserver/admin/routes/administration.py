@@ -22,9 +22,9 @@ from licenseserver.domain.clients import admin as clients
 from licenseserver.domain.settings.admin import RateLimitForm, current_rate_limits, limits_state, set_rate_limits
 from licenseserver.domain.settings.service import RateLimits
 from licenseserver.kit.errors import AppError
+from licenseserver.kit.validation import MAX_ID
 
 router = APIRouter()
-MAX_ID = 2_147_483_647  # the id columns are 32-bit: a larger id is bad input, not a database error
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SAVED_MESSAGES = {
     "api_key": "Ein neuer System-API-Key wurde generiert. Der alte Key ist ab sofort ungültig.",

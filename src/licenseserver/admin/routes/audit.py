@@ -10,7 +10,8 @@ from starlette.responses import Response
 from licenseserver.admin.deps import Db, Staff
 from licenseserver.admin.formdata import parse_form
 from licenseserver.admin.rendering import render
-from licenseserver.domain.audit.queries import MAX_PAGE, PER_PAGE, AuditFilter, audit_page
+from licenseserver.domain.audit.queries import PER_PAGE, AuditFilter, audit_page
+from licenseserver.kit.paging import MAX_PAGE
 
 router = APIRouter()
 LABELS = {

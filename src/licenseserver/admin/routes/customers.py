@@ -8,16 +8,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
-from licenseserver.admin.formdata import checked_form
+from licenseserver.admin.formdata import checked_form, form_values, parse_form
+from licenseserver.admin.query_params import EntityId, ListQuery, PageNumber, list_link
 from licenseserver.admin.rendering import render
-from licenseserver.admin.routes.licensing_support import (
-    EntityId,
-    ListQuery,
-    PageNumber,
-    form_values,
-    list_link,
-    parse_form,
-)
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import (
     CustomerCreate,

@@ -11,16 +11,16 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.query_params import EntityId, list_link
 from licenseserver.admin.rendering import render
-from licenseserver.admin.routes.licensing_support import EntityId, list_link
 from licenseserver.db.models.leads import INSTITUTION_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
 from licenseserver.domain.leads import queries, service
 from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, Problem
 from licenseserver.domain.leads.schemas import DETAIL_LABELS, FIELD_LABELS, TYPE_LABELS, InstitutionCreate
-from licenseserver.domain.licensing.admin_paging import MAX_PAGE, PageRequest
 from licenseserver.kit.errors import AppError
+from licenseserver.kit.paging import MAX_PAGE, PageRequest
 from licenseserver.kit.validation import Text
 
 router = APIRouter()

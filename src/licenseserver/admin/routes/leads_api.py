@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
-from licenseserver.admin.routes.licensing_support import EntityId
+from licenseserver.admin.query_params import EntityId
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.leads import queries, service
 from licenseserver.domain.leads.schemas import ContactCreate, DetailCreate, InstitutionCreate, NoteBody
-from licenseserver.domain.licensing.admin_paging import MAX_PAGE, MAX_PER_PAGE, PageRequest
 from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.paging import MAX_PAGE, MAX_PER_PAGE, PageRequest
 from licenseserver.kit.timefmt import iso_utc
 from licenseserver.kit.validation import Text, parse_body
 

@@ -15,7 +15,6 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form, form_fields, parse_form
-from licenseserver.admin.paging import MAX_PAGE, Page
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes.live_sessions import end_session_audited
 from licenseserver.admin.routes.resources import allocate_audited
@@ -30,12 +29,13 @@ from licenseserver.domain.sessions import admin as sessions
 from licenseserver.domain.signing.offline import OFFLINE_TTL_DEFAULT_DAYS
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.paging import MAX_PAGE, PageRequest, counted_page
 from licenseserver.kit.timefmt import utc_today
-from licenseserver.kit.validation import parse_body
+from licenseserver.kit.validation import MAX_ID, parse_body
 
 router = APIRouter()
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 SESSIONS_PER_PAGE = 20
 FREE_CHOICES = 200  # free resources offered for picking one by one; "type and count" covers more
 DONE_MESSAGES = {
@@ -70,8 +70,8 @@ async def license_page_view(
     request: Request, db: Db, license_id: int, sessions_page: int = 1, error: AppError | None = None
 ) -> Response:
     overview = await devices.license_overview(db, license_id)
-    offset = (sessions_page - 1) * SESSIONS_PER_PAGE
-    session_rows, session_total = await sessions.sessions_of_license(db, license_id, SESSIONS_PER_PAGE, offset)
+    wanted = PageRequest(sessions_page, SESSIONS_PER_PAGE)
+    session_rows, session_total = await sessions.sessions_of_license(db, license_id, wanted.per_page, wanted.offset)
     device_rows = await devices.devices_of_license(db, license_id)
     context = {
         "lic": overview.license,
@@ -80,7 +80,7 @@ async def license_page_view(
         "devices": device_rows,
         "active_devices": sum(1 for d in device_rows if d.is_active),
         "sessions": session_rows,
-        "sessions_page": Page(sessions_page, session_total, SESSIONS_PER_PAGE, param_name="sessions_page"),
+        "sessions_page": counted_page(session_rows, wanted, session_total, param_name="sessions_page"),
         "resources": await pool.resources_of_license(db, license_id),
         "free_counts": await pool.free_counts(db),
         "free_resources": await pool.free_resources(db, None, FREE_CHOICES),

@@ -12,25 +12,14 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
-from licenseserver.admin.formdata import checked_form
+from licenseserver.admin.formdata import checked_form, form_text, form_values, parse_form
+from licenseserver.admin.query_params import EntityId, ListQuery, OptionalId, SortDirection, empty_is_none, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes import licenses_api
-from licenseserver.admin.routes.licensing_support import (
-    EntityId,
-    ListQuery,
-    OptionalId,
-    SortDirection,
-    empty_is_none,
-    form_text,
-    form_values,
-    list_link,
-    parse_form,
-)
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
 from licenseserver.domain.licensing.admin import (
     LICENSE_TYPES,
-    MAX_ID,
     LicenseCreate,
     LicenseType,
     LicenseUpdate,
@@ -53,7 +42,7 @@ from licenseserver.domain.licensing.admin_list import (
 )
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
-from licenseserver.kit.validation import Text
+from licenseserver.kit.validation import MAX_ID, Text
 
 router = APIRouter()
 router.include_router(licenses_api.router)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
-from licenseserver.admin.routes.licensing_support import EntityId
+from licenseserver.admin.query_params import EntityId
 from licenseserver.domain.licensing.admin import QuickEdit, toggle_license, unused_license_key, update_license
 from licenseserver.domain.licensing.admin_bulk import LicenseIds, delete_licenses, set_active
 from licenseserver.kit.jsonresp import JsonResponse

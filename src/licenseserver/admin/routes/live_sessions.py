@@ -9,17 +9,19 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
-from licenseserver.admin.paging import MAX_PAGE, PER_PAGE, Page
 from licenseserver.admin.rendering import render
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.sessions import admin as sessions
 from licenseserver.domain.sessions.service import ended_json
 from licenseserver.kit.jsonresp import JsonResponse
+from licenseserver.kit.paging import MAX_PAGE, PageRequest, counted_page
 from licenseserver.kit.timefmt import iso_utc
+from licenseserver.kit.validation import MAX_ID
 
 router = APIRouter()
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+PER_PAGE = 50
 
 
 async def end_session_audited(
@@ -41,10 +43,11 @@ async def end_session_audited(
 async def live_sessions_page(
     request: Request, db: Db, staff: Staff, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
 ) -> Response:
-    rows, total = await sessions.live_sessions(db, PER_PAGE, (page - 1) * PER_PAGE)
+    wanted = PageRequest(page, PER_PAGE)
+    rows, total = await sessions.live_sessions(db, wanted.per_page, wanted.offset)
     context = {
         "sessions": rows,
-        "page": Page(page, total),
+        "page": counted_page(rows, wanted, total),
         "timeout": await sessions.session_timeout(db),
         "done": request.query_params.get("done") == "session_ended",
     }

@@ -10,7 +10,6 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
-from licenseserver.admin.paging import MAX_PAGE, PER_PAGE, Page
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.resources import RESOURCE_STATES, RESOURCE_TYPES
 from licenseserver.domain.audit.service import record
@@ -19,11 +18,13 @@ from licenseserver.domain.resources import service
 from licenseserver.domain.resources.schemas import MAX_BATCH, AddResourcesForm, AllocateBody, ResourceType
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
-from licenseserver.kit.validation import Text, parse_body
+from licenseserver.kit.paging import MAX_PAGE, PageRequest, counted_page
+from licenseserver.kit.validation import MAX_ID, Text, parse_body
 
 router = APIRouter()
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+PER_PAGE = 50
 ADD_LABELS = {"resource_type": "Typ", "identifiers": "Bezeichner"}
 TYPE_LABELS = {"domain": "Domain", "ipv4": "IPv4-Adresse", "phone": "Telefonnummer", "server": "Server"}
 STATUS_LABELS = {"available": "Verfügbar", "allocated": "Zugewiesen", "quarantine": "Quarantäne"}
@@ -78,11 +79,12 @@ async def _pool_page(
     resource_type = _checked_filter(filters.get("type", ""), RESOURCE_TYPES, "type")
     status = _checked_filter(filters.get("status", ""), RESOURCE_STATES, "status")
     search = filters.get("q", "").strip() or None
-    rows, total = await pool.list_resources(db, resource_type, status, search, PER_PAGE, (page - 1) * PER_PAGE)
+    wanted = PageRequest(page, PER_PAGE)
+    rows, total = await pool.list_resources(db, resource_type, status, search, wanted.per_page, wanted.offset)
     context = {
         **_labels(),
         "resources": rows,
-        "page": Page(page, total, params=filters),
+        "page": counted_page(rows, wanted, total, params=filters),
         "filters": filters,
         "free_counts": await pool.free_counts(db),
         "added": request.query_params.get("added", ""),

@@ -16,11 +16,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import AuditEntry
+from licenseserver.kit.paging import MAX_PAGE, Page, PageRequest, page_of
 
 PER_PAGE = 50
-# Offset paging grows slower with depth; 2,000 pages (100,000 entries) is deeper than anyone
-# reads by hand, and the filters narrow anything older.
-MAX_PAGE = 2000
 
 
 def _empty_as_none(value: Any) -> Any:
@@ -76,13 +74,6 @@ class AuditRow:
     after: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    rows: list[AuditRow]
-    page: int
-    has_next: bool
-
-
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -113,13 +104,13 @@ def pretty_json(stored: str | None) -> str | None:
         return stored
 
 
-async def audit_page(session: AsyncSession, filters: AuditFilter, per_page: int = PER_PAGE) -> AuditPage:
+async def audit_page(session: AsyncSession, filters: AuditFilter, per_page: int = PER_PAGE) -> Page[AuditRow]:
+    wanted = PageRequest(filters.page, per_page)
     query = (
         _filtered(filters)
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .limit(per_page + 1)
-        .offset((filters.page - 1) * per_page)
+        .limit(wanted.fetch)
+        .offset(wanted.offset)
     )
-    entries = list((await session.scalars(query)).all())
-    rows = [AuditRow(e, pretty_json(e.before), pretty_json(e.after)) for e in entries[:per_page]]
-    return AuditPage(rows, filters.page, has_next=len(entries) > per_page)
+    entries = (await session.scalars(query)).all()
+    return page_of([AuditRow(e, pretty_json(e.before), pretty_json(e.after)) for e in entries], wanted)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import ClientConfig, ClientRelease
-from licenseserver.domain.licensing.schemas import AppVersion
+from licenseserver.domain.fields import AppVersion
 from licenseserver.kit.errors import AppError, ErrorCode
 
 HEARTBEAT_MIN, HEARTBEAT_MAX = 5, 3600

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from licenseserver.domain.licensing.schemas import ApiRequest, AppVersion, LicenseKey
+from licenseserver.domain.fields import ApiRequest, AppVersion, LicenseKey
 
 
 class VersionCheckRequest(ApiRequest):

@@ -13,8 +13,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
 from licenseserver.db.models import Customer, License
-from licenseserver.domain.licensing.admin_paging import Page, PageRequest, page_of
 from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.paging import Page, PageRequest, page_of
 
 CustomerSort = Literal["name", "email", "created"]
 OPTIONS_PER_PAGE = 20  # the reference's customer select pages by 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from licenseserver.domain.licensing.schemas import AppVersion, HardwareHash, MachineName
+from licenseserver.domain.fields import AppVersion, HardwareHash, MachineName
 
 
 class RegisterDevice(BaseModel):

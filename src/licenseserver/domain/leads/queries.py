@@ -23,7 +23,7 @@ from licenseserver.db.models import (
 )
 from licenseserver.db.models.leads import INSTITUTION_TYPES
 from licenseserver.domain.leads.service import get_contact, get_institution
-from licenseserver.domain.licensing.admin_paging import Page, PageRequest
+from licenseserver.kit.paging import Page, PageRequest
 from licenseserver.kit.timefmt import iso_utc, utc_now
 
 RECENT_DAYS = 7

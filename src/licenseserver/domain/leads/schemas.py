@@ -25,10 +25,10 @@ from licenseserver.db.models.leads import (
     PERSON_NAME_MAX,
     POSITION_MAX,
 )
+from licenseserver.kit.validation import MAX_ID
 
 InstitutionType = Literal["university", "company", "government", "other"]
 DetailType = Literal["email", "phone"]
-MAX_ID = 2**31 - 1
 NOTE_MAX = 10_000
 TYPE_LABELS = {"university": "Universität", "company": "Unternehmen", "government": "Behörde", "other": "Sonstige"}
 DETAIL_LABELS = {"email": "E-Mail", "phone": "Telefon"}

@@ -12,15 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Activation, Customer, License
 from licenseserver.domain.audit.service import Actor, record
-from licenseserver.domain.licensing.schemas import LicenseKey
+from licenseserver.domain.fields import LicenseKey
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.keys import new_license_key
 from licenseserver.kit.timefmt import utc_today
+from licenseserver.kit.validation import MAX_ID
 
 LicenseType = Literal["perpetual", "subscription", "trial"]
 LICENSE_TYPES: tuple[str, ...] = ("perpetual", "subscription", "trial")
 KEY_ATTEMPTS = 5
-MAX_ID = 2**31 - 1  # ids beyond the integer columns' range are refused as bad input
 Limit = Annotated[int, Field(ge=1, le=100_000)]
 # How long an offline license file of the license may live; None: the default (signing.offline).
 OfflineTtl = Annotated[int, Field(ge=1, le=365)]

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Activation, ClientSession, License, Resource, ResourceHistory
 from licenseserver.domain.audit.service import Actor, record
-from licenseserver.domain.licensing.admin import MAX_ID, license_snapshot
+from licenseserver.domain.licensing.admin import license_snapshot
+from licenseserver.kit.validation import MAX_ID
 
 MAX_BULK = 1000
 LicenseId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]

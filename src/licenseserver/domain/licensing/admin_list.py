@@ -19,8 +19,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
 from licenseserver.db.models import Activation, Customer, License
-from licenseserver.domain.licensing.admin_paging import Page, PageRequest, page_of
 from licenseserver.kit.keys import KEY_ALPHABET
+from licenseserver.kit.paging import Page, PageRequest, page_of
 from licenseserver.kit.timefmt import utc_today
 
 LicenseState = Literal["active", "inactive", "expired", "expiring", "not_yet_valid"]

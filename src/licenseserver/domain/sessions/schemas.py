@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from licenseserver.domain.licensing.schemas import ApiRequest, AppVersion, HardwareHash, LicenseKey, MachineName
+from licenseserver.domain.fields import ApiRequest, AppVersion, HardwareHash, LicenseKey, MachineName
 from licenseserver.kit.docpatterns import NOT_BLANK, DocumentedPattern, raw_length_at_most
 
 # Any string up to this length is looked up; an unknown one answers 404 like an ended session.

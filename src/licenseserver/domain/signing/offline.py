@@ -15,9 +15,9 @@ import orjson
 from pydantic import BeforeValidator, Field, StrictInt
 
 from licenseserver.db.sql import Connection, Query, Row
+from licenseserver.domain.fields import ApiRequest, HardwareHash, LicenseKey
 from licenseserver.domain.licensing.repository import find_active_activation_id
 from licenseserver.domain.licensing.rules import require_usable
-from licenseserver.domain.licensing.schemas import ApiRequest, HardwareHash, LicenseKey
 from licenseserver.domain.signing.keys import CurrentKey, b64url
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import iso_date, iso_utc, utc_now

@@ -18,7 +18,7 @@ from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 from licenseserver.kit.logs import SERVER_LOGGERS
-from licenseserver.serving import GRACEFUL_SECONDS, WORKER_GRACEFUL_SECONDS, WORKER_SILENT_TIMEOUT
+from licenseserver.serving.timeouts import GRACEFUL_SECONDS, WORKER_GRACEFUL_SECONDS, WORKER_SILENT_TIMEOUT
 
 
 class AppWorker(UvicornWorker):  # type: ignore[misc]
