@@ -8,7 +8,7 @@ with the reason and the refusal's status, so the request's transaction rolls bac
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -22,6 +22,7 @@ from licenseserver.db.models.resources import RESOURCE_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.devices import service as devices
 from licenseserver.domain.devices.schemas import RegisterDevice
+from licenseserver.domain.licensing.rules import LicenseState, LicenseTerms, license_state
 from licenseserver.domain.resources import queries as pool
 from licenseserver.domain.resources import service as resources
 from licenseserver.domain.resources.schemas import AllocateBody, AllocateByTypeForm
@@ -49,16 +50,19 @@ DEVICE_LABELS = {"hardware_hash": "Hardware-Hash", "machine_name": "Rechnername"
 ALLOCATE_LABELS = {"resource_type": "Typ", "count": "Anzahl", "resource_ids": "Ressourcen"}
 
 
-def license_status(lic: Any) -> tuple[str, str]:
+# The page's German label and badge class of each state (a license expiring soon is plainly active here).
+STATUS_LABELS: dict[LicenseState, tuple[str, str]] = {
+    "active": ("Aktiv", "ok"),
+    "expiring": ("Aktiv", "ok"),
+    "inactive": ("Deaktiviert", "off"),
+    "not_yet_valid": ("Noch nicht gültig", "warn"),
+    "expired": ("Abgelaufen", "bad"),
+}
+
+
+def license_status(lic: LicenseTerms) -> tuple[str, str]:
     """German label and badge class of the license's state today."""
-    today = utc_today()
-    if not lic.is_active:
-        return "Deaktiviert", "off"
-    if lic.valid_from > today:
-        return "Noch nicht gültig", "warn"
-    if lic.valid_until is not None and lic.valid_until < today:
-        return "Abgelaufen", "bad"
-    return "Aktiv", "ok"
+    return STATUS_LABELS[license_state(lic, utc_today())]
 
 
 def duration(seconds: int) -> str:

@@ -35,11 +35,11 @@ from licenseserver.domain.licensing.admin_bulk import LicenseIds, delete_license
 from licenseserver.domain.licensing.admin_list import (
     LicenseFilter,
     LicenseSort,
-    LicenseState,
     count_licenses,
     license_rows,
     list_licenses,
 )
+from licenseserver.domain.licensing.rules import LicenseState
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
 from licenseserver.kit.validation import MAX_ID, Text

@@ -14,10 +14,15 @@ from typing import Any
 
 Row = Mapping[str, Any]
 
-_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
-_DIALECT_TOKENS = {
+# The database clock as each dialect spells it: `now`, and `ago` with `{param}` for the seconds.
+# db.clock renders these very strings for SQLAlchemy statements, so both stacks read one clock.
+# SQLite stores times as text '%Y-%m-%d %H:%M:%S.%f' (what SQLAlchemy writes), hence strftime.
+CLOCK_SQL: Mapping[str, Mapping[str, str]] = {
     "postgresql": {"now": "now()", "ago": "(now() - make_interval(secs => {param}::float8))"},
-    "sqlite": {"now": _SQLITE_NOW, "ago": "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || {param} || ' seconds')"},
+    "sqlite": {
+        "now": "strftime('%Y-%m-%d %H:%M:%f000', 'now')",
+        "ago": "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || {param} || ' seconds')",
+    },
 }
 
 
@@ -35,7 +40,7 @@ class Query:
 
 @cache
 def _render(text: str, dialect: str) -> str:
-    tokens = _DIALECT_TOKENS[dialect]
+    tokens = CLOCK_SQL[dialect]
     sql = text.replace("{now}", tokens["now"])
     sql = re.sub(r"\{ago (\$\d+)\}", lambda m: tokens["ago"].format(param=m.group(1)), sql)
     if dialect == "sqlite":

@@ -12,7 +12,9 @@ from datetime import date
 from functools import lru_cache
 
 from packaging.version import InvalidVersion, Version
+from sqlalchemy import ColumnElement, func, select
 
+from licenseserver.db.models import ClientConfig
 from licenseserver.db.sql import Connection, Database, Query
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.ttl import TtlValue
@@ -23,6 +25,9 @@ CURRENT_CLIENT = Query(
     "SELECT id, client_name, heartbeat_interval, session_timeout, minimum_version"
     " FROM client_configs ORDER BY id LIMIT 1"
 )
+# Without a configured client the API serves no sessions at all; the default only lets the panel
+# judge the sessions left from an earlier configuration.
+DEFAULT_SESSION_TIMEOUT = 90
 CLIENT_RELEASES = Query(
     "SELECT version, release_date, download_url, release_notes FROM client_releases WHERE client_id = $1"
 )
@@ -103,6 +108,18 @@ async def load_client(conn: Connection) -> Client | None:
         minimum_version=_optional_version(row["minimum_version"]),
         latest=newest_release(releases),
     )
+
+
+async def current_session_timeout(conn: Connection) -> int:
+    """The current client's session timeout in seconds (the SQL layer's reading)."""
+    client = await load_client(conn)
+    return client.session_timeout if client else DEFAULT_SESSION_TIMEOUT
+
+
+def session_timeout_expression() -> ColumnElement[int]:
+    """The same reading as current_session_timeout, as an expression an ORM statement embeds."""
+    configured = select(ClientConfig.session_timeout).order_by(ClientConfig.id).limit(1).scalar_subquery()
+    return func.coalesce(configured, DEFAULT_SESSION_TIMEOUT)
 
 
 class ClientCache:

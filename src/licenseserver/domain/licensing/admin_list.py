@@ -3,29 +3,28 @@
 Written for a million licenses (bench: the list with 1,000,000 licenses): every sort is an
 indexed column with `id` as tie-breaker, the key search is a range on the unique key index, the
 customer-name search runs on the (much smaller) customers table, and the total is counted only
-when a page cannot tell it (see admin_paging).
+when a page cannot tell it (see kit/paging).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
 from licenseserver.db.models import Activation, Customer, License
+from licenseserver.domain.licensing.rules import LicenseState, license_state, state_condition
 from licenseserver.kit.keys import KEY_ALPHABET
 from licenseserver.kit.paging import Page, PageRequest, page_of
 from licenseserver.kit.timefmt import utc_today
 
-LicenseState = Literal["active", "inactive", "expired", "expiring", "not_yet_valid"]
 LicenseSort = Literal["key", "customer", "valid_until", "created"]
-EXPIRING_DAYS = 30
 MAX_NAME_MATCHES = 500  # customers a search puts into the query by id (see search_licenses)
 KEY_PREFIX = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,18}$")
 KEY_ALPHABET_SORTED = "".join(sorted(KEY_ALPHABET))  # 0-9 then A-Z
@@ -56,36 +55,7 @@ class LicenseRow:
 
     def state(self, today: date) -> LicenseState:
         """The one state the list shows for this license (the filters may match several)."""
-        if not self.is_active:
-            return "inactive"
-        if self.valid_until is not None and self.valid_until < today:
-            return "expired"
-        if self.valid_from > today:
-            return "not_yet_valid"
-        if self.valid_until is not None and self.valid_until <= today + timedelta(days=EXPIRING_DAYS):
-            return "expiring"
-        return "active"
-
-
-def usable_on(today: date) -> ColumnElement[bool]:
-    return and_(
-        License.is_active,
-        License.valid_from <= today,
-        or_(License.valid_until.is_(None), License.valid_until >= today),
-    )
-
-
-def state_condition(state: LicenseState, today: date) -> ColumnElement[bool]:
-    """The same meanings as the dashboard's figures, so its links open matching lists."""
-    if state == "active":
-        return usable_on(today)
-    if state == "inactive":
-        return not_(License.is_active)
-    if state == "expired":
-        return License.valid_until < today
-    if state == "expiring":
-        return and_(usable_on(today), License.valid_until <= today + timedelta(days=EXPIRING_DAYS))
-    return License.valid_from > today
+        return license_state(self, today)
 
 
 def _key_successor(prefix: str) -> str | None:

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from licenseserver.db.sql import Connection, Query, Row
+from licenseserver.domain.licensing.rules import usable_sql
 
 LICENSE_COLUMNS = (
     "id, license_key, customer_id, license_type, valid_from, valid_until, max_activations, max_users, is_active"
@@ -46,9 +47,7 @@ VERIFY_AND_REFRESH = Query(
     "UPDATE activations SET last_heartbeat = {now}, app_version = COALESCE($3, activations.app_version)"
     " FROM licenses"
     " WHERE licenses.license_key = $1 AND activations.license_id = licenses.id"
-    " AND activations.hardware_hash = $2 AND activations.is_active = TRUE"
-    " AND licenses.is_active = TRUE AND licenses.valid_from <= $4"
-    " AND (licenses.valid_until IS NULL OR licenses.valid_until >= $4)"
+    f" AND activations.hardware_hash = $2 AND activations.is_active = TRUE AND {usable_sql('$4')}"
     " RETURNING licenses.license_key, licenses.valid_until, licenses.max_users"
 )
 # SQLite's RETURNING cannot name the FROM table, so there it is a SELECT and an UPDATE on the one
@@ -57,8 +56,7 @@ VERIFY_MATCH = Query(
     "SELECT activations.id AS activation_id, licenses.license_key, licenses.valid_until, licenses.max_users"
     " FROM activations JOIN licenses ON activations.license_id = licenses.id"
     " WHERE licenses.license_key = $1 AND activations.hardware_hash = $2 AND activations.is_active = TRUE"
-    " AND licenses.is_active = TRUE AND licenses.valid_from <= $3"
-    " AND (licenses.valid_until IS NULL OR licenses.valid_until >= $3)"
+    f" AND {usable_sql('$3')}"
 )
 REFRESH_ACTIVATION = Query(
     "UPDATE activations SET last_heartbeat = {now}, app_version = COALESCE($2, app_version) WHERE id = $1"

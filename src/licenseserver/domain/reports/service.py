@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import Activation, ClientConfig, ClientSession, Customer, License
-from licenseserver.kit.timefmt import utc_now, utc_today
-
-SOON_DAYS = 30
+from licenseserver.db.models import Activation, ClientSession, Customer, License
+from licenseserver.domain.licensing.rules import expired_condition, expiring_soon_condition, usable_condition
+from licenseserver.domain.licensing.session_rules import live_condition
+from licenseserver.kit.timefmt import utc_today
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,29 +25,18 @@ class DashboardCounts:
 
 
 async def dashboard_counts(session: AsyncSession) -> DashboardCounts:
+    """The licenses are counted by licensing/rules.py's conditions (the list's state filters, which
+    the figures link to); live sessions by the database clock and the current client's timeout."""
     today = utc_today()
-    usable = and_(
-        License.is_active, License.valid_from <= today, or_(License.valid_until.is_(None), License.valid_until >= today)
-    )
-    timeout = await session.scalar(select(ClientConfig.session_timeout).order_by(ClientConfig.id).limit(1)) or 90
     row = (
         await session.execute(
             select(
                 select(func.count()).select_from(Customer).scalar_subquery(),
-                select(func.count()).select_from(License).where(usable).scalar_subquery(),
-                select(func.count()).select_from(License).where(License.valid_until < today).scalar_subquery(),
-                select(func.count())
-                .select_from(License)
-                .where(usable, License.valid_until <= today + timedelta(days=SOON_DAYS))
-                .scalar_subquery(),
+                select(func.count()).select_from(License).where(usable_condition(today)).scalar_subquery(),
+                select(func.count()).select_from(License).where(expired_condition(today)).scalar_subquery(),
+                select(func.count()).select_from(License).where(expiring_soon_condition(today)).scalar_subquery(),
                 select(func.count()).select_from(Activation).where(Activation.is_active).scalar_subquery(),
-                select(func.count())
-                .select_from(ClientSession)
-                .where(
-                    ClientSession.ended_at.is_(None),
-                    ClientSession.last_heartbeat >= utc_now() - timedelta(seconds=timeout),
-                )
-                .scalar_subquery(),
+                select(func.count()).select_from(ClientSession).where(live_condition()).scalar_subquery(),
             )
         )
     ).one()

@@ -9,23 +9,21 @@ follow one rule: a session that had already timed out is recorded as a timeout.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Result, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import ClientConfig, ClientSession, Customer, License
+from licenseserver.db.models import ClientSession, Customer, License
 from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.db.unit_of_work import sql_connection
-from licenseserver.domain.clients.service import load_client
+from licenseserver.domain.clients.service import current_session_timeout, session_timeout_expression
+from licenseserver.domain.licensing.session_rules import live_condition
 from licenseserver.domain.sessions import repository as repo
 from licenseserver.domain.sessions.service import END_REASON_ADMIN, session_not_found
 from licenseserver.kit.errors import AppError, ErrorCode
-from licenseserver.kit.timefmt import as_utc, utc_now
-
-# Without a configured client the API serves no sessions at all; this only judges old rows.
-DEFAULT_SESSION_TIMEOUT = 90
+from licenseserver.kit.timefmt import as_utc
 
 TOKEN_OF_SESSION = Query("SELECT session_token, license_id FROM sessions WHERE id = $1")
 OPEN_SESSION_OF_DEVICE = Query(
@@ -55,17 +53,14 @@ class SessionView:
 
 
 async def session_timeout(session: AsyncSession) -> int:
-    timeout = await session.scalar(select(ClientConfig.session_timeout).order_by(ClientConfig.id).limit(1))
-    return int(timeout or DEFAULT_SESSION_TIMEOUT)
+    """The timeout the live list is judged by, for the page to show."""
+    timeout = await session.scalar(select(session_timeout_expression()))
+    assert timeout is not None  # COALESCE with the default
+    return int(timeout)
 
 
-async def _sql_timeout(conn: Connection) -> int:
-    client = await load_client(conn)
-    return client.session_timeout if client else DEFAULT_SESSION_TIMEOUT
-
-
-def _sessions_query(cutoff: datetime) -> Select[*tuple[Any, ...]]:
-    live = (ClientSession.ended_at.is_(None)) & (ClientSession.last_heartbeat >= cutoff)
+def _sessions_query() -> Select[*tuple[Any, ...]]:
+    """Sessions with their license and customer, and whether each is live now (database clock)."""
     return select(
         ClientSession.id,
         ClientSession.license_id,
@@ -78,7 +73,7 @@ def _sessions_query(cutoff: datetime) -> Select[*tuple[Any, ...]]:
         ClientSession.last_heartbeat,
         ClientSession.ended_at,
         ClientSession.end_reason,
-        live.label("live"),
+        live_condition().label("live"),
     ).select_from(
         ClientSession.__table__.join(License.__table__, License.id == ClientSession.license_id).join(
             Customer.__table__, Customer.id == License.customer_id
@@ -92,9 +87,8 @@ def _views(rows: Result[*tuple[Any, ...]]) -> list[SessionView]:
 
 async def live_sessions(session: AsyncSession, limit: int, offset: int) -> tuple[list[SessionView], int]:
     """The live sessions (not ended, heard from within the timeout), newest first, and their total."""
-    cutoff = utc_now() - timedelta(seconds=await session_timeout(session))
-    condition = (ClientSession.ended_at.is_(None)) & (ClientSession.last_heartbeat >= cutoff)
-    query = _sessions_query(cutoff).where(condition).order_by(ClientSession.started_at.desc(), ClientSession.id.desc())
+    condition = live_condition()
+    query = _sessions_query().where(condition).order_by(ClientSession.started_at.desc(), ClientSession.id.desc())
     rows = await session.execute(query.limit(limit).offset(offset))
     total = await session.scalar(select(func.count()).select_from(ClientSession).where(condition))
     return _views(rows), int(total or 0)
@@ -104,8 +98,7 @@ async def sessions_of_license(
     session: AsyncSession, license_id: int, limit: int, offset: int
 ) -> tuple[list[SessionView], int]:
     """A license's sessions, live and ended, newest first, and how many it has in all."""
-    cutoff = utc_now() - timedelta(seconds=await session_timeout(session))
-    query = _sessions_query(cutoff).where(ClientSession.license_id == license_id)
+    query = _sessions_query().where(ClientSession.license_id == license_id)
     rows = await session.execute(query.order_by(ClientSession.id.desc()).limit(limit).offset(offset))
     total = await session.scalar(
         select(func.count()).select_from(ClientSession).where(ClientSession.license_id == license_id)
@@ -120,7 +113,7 @@ async def end_session_by_staff(session: AsyncSession, session_id: int, license_i
     found = await conn.fetchrow(TOKEN_OF_SESSION, session_id)
     if found is None or (license_id is not None and found["license_id"] != license_id):
         raise session_not_found()
-    ended = await repo.end_session(conn, found["session_token"], await _sql_timeout(conn), END_REASON_ADMIN)
+    ended = await repo.end_session(conn, found["session_token"], await current_session_timeout(conn), END_REASON_ADMIN)
     if ended is None:
         raise AppError(409, ErrorCode.CONFLICT, "Session has already ended")
     return ended
@@ -132,4 +125,4 @@ async def end_open_session_of_device(conn: Connection, license_id: int, hardware
     token = await conn.fetchval(OPEN_SESSION_OF_DEVICE, license_id, hardware_hash)
     if token is None:
         return None
-    return await repo.end_session(conn, token, await _sql_timeout(conn), END_REASON_ADMIN)
+    return await repo.end_session(conn, token, await current_session_timeout(conn), END_REASON_ADMIN)

@@ -1,15 +1,16 @@
-"""SQL for client sessions in the SQL layer. A session is live while `ended_at IS NULL` and its
-last heartbeat is younger than the client's timeout, both judged by the database clock."""
+"""SQL for client sessions in the SQL layer. When a session is live or has timed out is
+licensing/session_rules.py's rule; these statements are built from its SQL form."""
 
 from __future__ import annotations
 
 from licenseserver.db.sql import Connection, Query, Row
+from licenseserver.domain.licensing.session_rules import live_sql, silent_sql, timed_out_sql
 
 SESSION_COLUMNS = "id, session_token, license_id, started_at, last_heartbeat, ended_at, end_reason"
 
 END_TIMED_OUT_OF_LICENSE = Query(
     "UPDATE sessions SET ended_at = last_heartbeat, end_reason = 'timeout'"
-    " WHERE license_id = $1 AND ended_at IS NULL AND last_heartbeat < {ago $2} RETURNING id"
+    f" WHERE license_id = $1 AND {timed_out_sql('$2')} RETURNING id"
 )
 FIND_OPEN_OF_LICENSE = Query("SELECT id FROM sessions WHERE license_id = $1 AND ended_at IS NULL")
 INSERT_SESSION = Query(
@@ -21,22 +22,21 @@ INSERT_SESSION = Query(
 HEARTBEAT = Query(
     "UPDATE sessions SET last_heartbeat = {now} FROM licenses"
     " WHERE sessions.session_token = $1 AND licenses.id = sessions.license_id"
-    " AND licenses.license_key = $2 AND sessions.ended_at IS NULL AND sessions.last_heartbeat >= {ago $3}"
+    f" AND licenses.license_key = $2 AND {live_sql('$3', 'sessions')}"
     " RETURNING sessions.last_heartbeat"
 )
 # A session that already timed out ends as a timeout at its last heartbeat, whoever ends it.
 END_SESSION = Query(
     "UPDATE sessions SET"
-    " ended_at = CASE WHEN last_heartbeat < {ago $2} THEN last_heartbeat ELSE {now} END,"
-    " end_reason = CASE WHEN last_heartbeat < {ago $2} THEN 'timeout' ELSE $3 END"
+    f" ended_at = CASE WHEN {silent_sql('$2')} THEN last_heartbeat ELSE {{now}} END,"
+    f" end_reason = CASE WHEN {silent_sql('$2')} THEN 'timeout' ELSE $3 END"
     f" WHERE session_token = $1 AND ended_at IS NULL RETURNING {SESSION_COLUMNS}"
 )
 GET_BY_TOKEN = Query(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_token = $1")
 SWEEP_TIMED_OUT = Query(
-    "UPDATE sessions SET ended_at = last_heartbeat, end_reason = 'timeout'"
-    " WHERE ended_at IS NULL AND last_heartbeat < {ago $1} RETURNING id"
+    f"UPDATE sessions SET ended_at = last_heartbeat, end_reason = 'timeout' WHERE {timed_out_sql('$1')} RETURNING id"
 )
-COUNT_LIVE = Query("SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND last_heartbeat >= {ago $1}")
+COUNT_LIVE = Query(f"SELECT COUNT(*) AS n FROM sessions WHERE {live_sql('$1')}")
 
 
 async def end_timed_out_of_license(conn: Connection, license_id: int, timeout_seconds: int) -> int:
