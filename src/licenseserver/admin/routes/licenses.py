@@ -37,7 +37,6 @@ from licenseserver.domain.licensing.admin import (
     QuickEdit,
     create_license,
     get_license,
-    license_not_found,
     license_snapshot,
     unused_license_key,
     update_license,
@@ -51,6 +50,7 @@ from licenseserver.domain.licensing.admin_list import (
     license_rows,
     list_licenses,
 )
+from licenseserver.domain.licensing.rules import license_not_found
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
 from licenseserver.kit.validation import Text
