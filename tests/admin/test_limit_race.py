@@ -6,6 +6,7 @@ more active devices than its limit."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx2 as httpx
@@ -20,12 +21,18 @@ ROUNDS = 3
 DEVICES = 12  # activations sent at once, and the license's limit before staff lower it
 NEW_LIMITS = (3, 4, 5, 6)  # one panel edit each, sent together with the activations
 ALREADY_ACTIVE = 2
+SPREAD = 0.01  # seconds between one activation's start and the next
 
 
-def _activate(api: LiveServer, api_key: str, key: str, device: str, barrier: threading.Barrier) -> httpx.Response:
+def _activate(
+    api: LiveServer, api_key: str, key: str, device: str, barrier: threading.Barrier, delay: float
+) -> httpx.Response:
     with httpx.Client(base_url=api.base_url, headers={"X-API-Key": api_key}, timeout=60) as client:
         assert client.get("/health").status_code == 200  # connected before the start
         barrier.wait(timeout=60)
+        # Spread over the time a panel edit takes, so that activations land before, between and
+        # after the edits rather than all ahead of them (a panel request does more work first).
+        time.sleep(delay)
         return client.post("/api/license/activate", json={"license_key": key, "hardware_hash": device})
 
 
@@ -53,7 +60,7 @@ def test_lowering_the_limit_while_devices_activate_never_leaves_more_devices_tha
             barrier = threading.Barrier(DEVICES + len(NEW_LIMITS))
             with ThreadPoolExecutor(DEVICES + len(NEW_LIMITS)) as pool:
                 activations = [
-                    pool.submit(_activate, api, pg_world.api_key, key, f"r{round_no}-new-{n}", barrier)
+                    pool.submit(_activate, api, pg_world.api_key, key, f"r{round_no}-new-{n}", barrier, n * SPREAD)
                     for n in range(DEVICES)
                 ]
                 edits = [
