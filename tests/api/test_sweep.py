@@ -26,8 +26,9 @@ def _sweep_and_count(database_url: str) -> tuple[int, int]:
         db = open_database(database_url)
         await db.open()
         try:
-            clients = ClientCache(db, ttl_seconds=0)
-            return await sweep_timed_out_sessions(db, clients), await count_live_sessions(db, clients)
+            client = await ClientCache(db, ttl_seconds=0).require()
+            async with db.autocommit() as conn:
+                return await sweep_timed_out_sessions(conn, client), await count_live_sessions(conn, client)
         finally:
             await db.close()
 

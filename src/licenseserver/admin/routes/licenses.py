@@ -26,7 +26,6 @@ from licenseserver.domain.licensing.admin import (
     QuickEdit,
     create_license,
     get_license,
-    license_not_found,
     license_snapshot,
     unused_license_key,
     update_license,
@@ -39,7 +38,7 @@ from licenseserver.domain.licensing.admin_list import (
     license_rows,
     list_licenses,
 )
-from licenseserver.domain.licensing.rules import LicenseState
+from licenseserver.domain.licensing.rules import LicenseState, license_not_found
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
 from licenseserver.kit.validation import MAX_ID, Text

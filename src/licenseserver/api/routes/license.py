@@ -1,4 +1,7 @@
-"""License endpoints: activate, verify, info, and checkout of an offline license file."""
+"""License endpoints: activate, verify, info, and checkout of an offline license file.
+
+Each endpoint is its request's unit of work: it opens the transaction (or the autocommit
+connection of a one-statement rule) and the domain rule runs on the connection it is handed."""
 
 from __future__ import annotations
 
@@ -49,7 +52,8 @@ router = APIRouter(prefix="/api/license", tags=["License"])
 async def activate(request: Request) -> Response:
     body = await parse_body(request, ActivateRequest)
     try:
-        outcome = await service.activate_device(api_state(request).db, body)
+        async with api_state(request).db.transaction() as conn:
+            outcome = await service.activate_on(conn, body)
     except AppError as refusal:
         ACTIVATIONS.labels(str(refusal.code)).inc()
         raise
@@ -74,7 +78,9 @@ async def activate(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, VerifyRequest)
-    result = await service.verify_license(state.db, state.clients, body)
+    async with state.db.autocommit() as conn:  # one statement on PostgreSQL: no BEGIN/COMMIT
+        checked = await service.verify_on(conn, body)
+    result = await service.verify_answer(checked, state.clients, body)
     VERIFICATIONS.labels("valid" if result["valid"] else result["code"]).inc()
     return JsonResponse(result)
 
@@ -98,7 +104,8 @@ async def verify(request: Request) -> Response:
 async def info(request: Request) -> Response:
     raw_key = request.path_params["license_key"]
     key = parse_value(VerifyRequest, {"license_key": raw_key, "hardware_hash": "-"}).license_key
-    return JsonResponse(await service.license_info(api_state(request).db, key))
+    async with api_state(request).db.autocommit() as conn:
+        return JsonResponse(await service.license_info(conn, key))
 
 
 @router.post(

@@ -1,4 +1,8 @@
-"""Session endpoints: one live session per license, kept alive by heartbeats."""
+"""Session endpoints: one live session per license, kept alive by heartbeats.
+
+Each endpoint is its request's unit of work: it takes the client's settings from the cache, then
+opens the transaction (start, end) or the autocommit connection (the one-UPDATE heartbeat) the
+domain rule runs on."""
 
 from __future__ import annotations
 
@@ -50,7 +54,9 @@ async def start(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, SessionStartRequest)
     try:
-        result = await service.start_session(state.db, state.clients, body)
+        client = await service.require_supported_client(state.clients, body.version)
+        async with state.db.transaction() as conn:
+            result = await service.start_session(conn, client, body)
     except AppError as refusal:
         SESSIONS_REFUSED.labels(str(refusal.code)).inc()
         raise
@@ -68,7 +74,10 @@ async def start(request: Request) -> Response:
 async def heartbeat(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, SessionHeartbeatRequest)
-    return JsonResponse(await service.heartbeat(state.db, state.clients, body))
+    client = await state.clients.require()
+    async with state.db.autocommit() as conn:  # one UPDATE: no BEGIN/COMMIT
+        result = await service.heartbeat(conn, client, body)
+    return JsonResponse(result)
 
 
 @router.post(
@@ -82,7 +91,9 @@ async def heartbeat(request: Request) -> Response:
 async def end(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, SessionEndRequest)
-    result, ended_now = await service.end_session(state.db, state.clients, body)
+    client = await state.clients.require()
+    async with state.db.transaction() as conn:
+        result, ended_now = await service.end_session(conn, client, body)
     if ended_now:
         SESSIONS_ENDED.labels(result["end_reason"]).inc()
     return JsonResponse(result)

@@ -1,7 +1,8 @@
 """The one system API key: made when missing, replaced on demand, checked on every API call.
 
 Instances cache the key for at most `API_KEY_CACHE_SECONDS` (≤ 1 s), so a key replaced anywhere
-is refused everywhere within one second; the instance that replaced it forgets it at once.
+(the panel or the CLI, each in its own unit of work) is refused everywhere within one second; an
+instance that replaces it itself (`ApiKeyCache.regenerate`) forgets it at once.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ async def regenerate_api_key(conn: Connection) -> str:
 
 
 class ApiKeyCache:
+    """The key as this process last read it. A refresh is its own unit of work: one short read on
+    an autocommit connection of its own, never part of the request that triggered it."""
+
     def __init__(self, db: Database, ttl_seconds: float) -> None:
         self._db = db
         self._key: TtlValue[str | None] = TtlValue(self._load, ttl_seconds, None)
@@ -65,6 +69,7 @@ class ApiKeyCache:
         return hmac.compare_digest(presented.encode(), key.encode())
 
     async def regenerate(self) -> str:
+        """Replace the key and forget the old one on this instance at once; its own unit of work."""
         async with self._db.transaction() as conn:
             key = await regenerate_api_key(conn)
         self._key.set(key)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licenseserver.db.models import Activation, Customer, License
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.licensing import repository as licenses
+from licenseserver.domain.licensing.locks import lock_license_by_id
 from licenseserver.domain.licensing.rules import license_not_found
 from licenseserver.domain.licensing.schemas import ActivateRequest
 from licenseserver.domain.licensing.service import ActivationOutcome, activate_on
@@ -94,7 +95,7 @@ async def deactivate_device(session: AsyncSession, license_id: int, device_id: i
     racing with the deactivation either finishes first (and its session is ended here) or sees
     the device inactive and is refused."""
     conn = await sql_connection(session)
-    if await licenses.lock_license(conn, await license_key_of(session, license_id)) is None:
+    if await lock_license_by_id(conn, license_id) is None:
         raise license_not_found()
     device = await session.scalar(
         select(Activation).where(Activation.id == device_id, Activation.license_id == license_id)

@@ -6,13 +6,17 @@ from datetime import date
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import Activation, Customer, License
+from licenseserver.db.models import Customer, License
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import Actor, record
 from licenseserver.domain.fields import LicenseKey
+from licenseserver.domain.licensing.activation_limit import count_active_devices, within_limit
+from licenseserver.domain.licensing.locks import lock_license_by_id
+from licenseserver.domain.licensing.rules import license_not_found
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.keys import new_license_key
 from licenseserver.kit.timefmt import utc_today
@@ -96,10 +100,6 @@ def license_snapshot(row: Any) -> dict[str, Any]:
     }
 
 
-def license_not_found(license_id: int) -> AppError:
-    return AppError(404, ErrorCode.LICENSE_NOT_FOUND, f"License {license_id} not found")
-
-
 async def unused_license_key(session: AsyncSession) -> str:
     # 36^16 keys make a collision vanishingly rare; checking keeps the unique constraint quiet.
     for _ in range(KEY_ATTEMPTS):
@@ -144,9 +144,12 @@ async def create_license(session: AsyncSession, data: LicenseCreate) -> License:
 
 
 async def get_license(session: AsyncSession, license_id: int, *, lock: bool = False) -> License:
-    """The license, row-locked when it is about to change: activations lock the same row, so a
-    limit check here and a client's activation take turns."""
-    license_row = await session.get(License, license_id, with_for_update=lock or None, populate_existing=lock)
+    """The license, row-locked when it is about to change: activations take the same lock
+    (licensing.locks), so a limit check here and a client's activation take turns."""
+    if lock and await lock_license_by_id(await sql_connection(session), license_id) is None:
+        raise license_not_found(license_id)
+    # populate_existing: read afresh what was loaded before the lock (it may have changed since).
+    license_row = await session.get(License, license_id, populate_existing=lock)
     if license_row is None:
         raise license_not_found(license_id)
     return license_row
@@ -159,13 +162,9 @@ async def _check_changes(session: AsyncSession, license_row: License, changes: d
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "Gültig bis darf nicht vor Gültig ab liegen.")
     limit = changes.get("max_activations")
     if limit is not None and limit < license_row.max_activations:
-        active = await session.scalar(
-            select(func.count())
-            .select_from(Activation)
-            .where(Activation.license_id == license_row.id, Activation.is_active)
-        )
-        # The License API promises that active activations never exceed the limit.
-        if active and active > limit:
+        # The License API's promise, counted under the license lock its activations take.
+        active = await count_active_devices(await sql_connection(session), license_row.id)
+        if not within_limit(active, limit):
             raise AppError(
                 409,
                 ErrorCode.CONFLICT,

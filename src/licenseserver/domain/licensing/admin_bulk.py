@@ -9,9 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import Activation, ClientSession, License, Resource, ResourceHistory
+from licenseserver.db.models import Activation, ClientSession, License
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import Actor, record
 from licenseserver.domain.licensing.admin import license_snapshot
+from licenseserver.domain.licensing.locks import lock_licenses
+from licenseserver.domain.resources.service import release_resources_of_locked_licenses
 from licenseserver.kit.validation import MAX_ID
 
 MAX_BULK = 1000
@@ -55,28 +58,6 @@ async def set_active(session: AsyncSession, license_ids: Sequence[int], active: 
     return len(changed_ids)
 
 
-async def _release_resources(session: AsyncSession, license_ids: list[int], actor: Actor) -> None:
-    """Give the licenses' resources back to the pool, each with a history row."""
-    held = (
-        await session.execute(
-            select(Resource.id, Resource.license_id).where(Resource.license_id.in_(license_ids)).with_for_update()
-        )
-    ).all()
-    if not held:
-        return
-    await session.execute(
-        update(Resource)
-        .where(Resource.id.in_([row.id for row in held]))
-        .values(status="available", license_id=None, allocated_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.add_all(
-        ResourceHistory(resource_id=row.id, action="released", license_id=row.license_id, actor=actor.username)
-        for row in held
-    )
-    await session.flush()
-
-
 async def delete_licenses(session: AsyncSession, license_ids: Sequence[int], actor: Actor) -> int:
     """Delete licenses with their sessions and activations, return their resources to the pool,
     and audit each one; returns how many were deleted (unknown ids are skipped).
@@ -84,15 +65,11 @@ async def delete_licenses(session: AsyncSession, license_ids: Sequence[int], act
     The license rows are locked first, as every activation and session start does, so a client
     racing the deletion either finishes before it or finds the license gone.
     """
-    rows = (
-        await session.execute(
-            select(*License.__table__.c).where(License.id.in_(license_ids)).order_by(License.id).with_for_update()
-        )
-    ).all()
-    found = [row.id for row in rows]
+    found = await lock_licenses(await sql_connection(session), license_ids)
     if not found:
         return 0
-    await _release_resources(session, found, actor)
+    rows = (await session.execute(select(*License.__table__.c).where(License.id.in_(found)).order_by(License.id))).all()
+    await release_resources_of_locked_licenses(session, found, actor.username)
     for table in (ClientSession, Activation):
         await session.execute(
             delete(table).where(table.license_id.in_(found)).execution_options(synchronize_session=False)

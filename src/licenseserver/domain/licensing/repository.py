@@ -1,4 +1,5 @@
-"""SQL for licenses and activations in the SQL layer (licenseserver.db.sql)."""
+"""SQL for licenses and activations in the SQL layer (licenseserver.db.sql). The license row lock is
+in licensing.locks, the count of active devices in licensing.activation_limit."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ LICENSE_COLUMNS = (
 )
 ACTIVATION_COLUMNS = "id, license_id, hardware_hash, machine_name, app_version, activated_at, last_heartbeat, is_active"
 
-# The row lock serialises every activation and session start of one license, on every instance.
-LOCK_LICENSE = Query(f"SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR UPDATE")
 GET_LICENSE = Query(f"SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1")
 GET_LICENSE_WITH_CUSTOMER = Query(
     "SELECT l.id, l.license_key, l.license_type, l.valid_from, l.valid_until, l.max_activations,"
@@ -27,7 +26,6 @@ REFRESH_ACTIVE_ACTIVATION = Query(
     " app_version = COALESCE($4, app_version)"
     f" WHERE license_id = $1 AND hardware_hash = $2 AND is_active = TRUE RETURNING {ACTIVATION_COLUMNS}"
 )
-COUNT_ACTIVE_ACTIVATIONS = Query("SELECT COUNT(*) AS n FROM activations WHERE license_id = $1 AND is_active = TRUE")
 INSERT_ACTIVATION = Query(
     "INSERT INTO activations (license_id, hardware_hash, machine_name, app_version, activated_at,"
     " last_heartbeat, is_active) VALUES ($1, $2, $3, $4, {now}, {now}, TRUE)"
@@ -63,10 +61,6 @@ REFRESH_ACTIVATION = Query(
 )
 
 
-async def lock_license(conn: Connection, license_key: str) -> Row | None:
-    return await conn.fetchrow(LOCK_LICENSE, license_key)
-
-
 async def get_license(conn: Connection, license_key: str) -> Row | None:
     return await conn.fetchrow(GET_LICENSE, license_key)
 
@@ -79,10 +73,6 @@ async def refresh_active_activation(
     conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None
 ) -> Row | None:
     return await conn.fetchrow(REFRESH_ACTIVE_ACTIVATION, license_id, hardware_hash, machine_name, app_version)
-
-
-async def count_active_activations(conn: Connection, license_id: int) -> int:
-    return int(await conn.fetchval(COUNT_ACTIVE_ACTIVATIONS, license_id))
 
 
 async def insert_activation(

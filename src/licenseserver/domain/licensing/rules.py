@@ -164,8 +164,10 @@ def unusable_reason(license_row: Row, today: date) -> AppError | None:
     return None
 
 
-def license_not_found() -> AppError:
-    return AppError(404, ErrorCode.LICENSE_NOT_FOUND, "License not found")
+def license_not_found(license_id: int | None = None) -> AppError:
+    """The API knows a license by its key and answers without it; the panel names the id it was given."""
+    message = "License not found" if license_id is None else f"License {license_id} not found"
+    return AppError(404, ErrorCode.LICENSE_NOT_FOUND, message)
 
 
 def require_usable(license_row: Row | None, today: date) -> Row:

@@ -1,13 +1,22 @@
-"""Activation, verification and license info: the rules clients and staff share."""
+"""Activation, verification and license info: the rules clients and staff share.
+
+Each rule runs on the connection it is given and never opens or commits a transaction: the
+caller is the unit of work (the API's routes open `db.transaction()` for activation and
+`db.autocommit()` for the one-statement verify and the read-only info; the panel runs
+`activate_on` inside its request's ORM transaction through db.unit_of_work.sql_connection).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from licenseserver.db.sql import Connection, Database, Row
+from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.licensing import repository as repo
+from licenseserver.domain.licensing.activation_limit import count_active_devices, within_limit
+from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import license_not_found, require_usable, unusable_reason
 from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
 from licenseserver.kit.errors import AppError, ErrorCode
@@ -21,12 +30,6 @@ class ActivationOutcome:
     already_active: bool
 
 
-async def activate_device(db: Database, request: ActivateRequest) -> ActivationOutcome:
-    """The License API's activation: the shared rule in a transaction of its own."""
-    async with db.transaction() as conn:
-        return await activate_on(conn, request)
-
-
 async def activate_on(conn: Connection, request: ActivateRequest) -> ActivationOutcome:
     """Activate a device on a license, or refresh it when it is already active there.
 
@@ -35,17 +38,14 @@ async def activate_on(conn: Connection, request: ActivateRequest) -> ActivationO
     until commit, so concurrent activations of one license, on any number of instances, are
     counted one after another and never exceed max_activations.
     """
-    license_row = require_usable(await repo.lock_license(conn, request.license_key), utc_today())
+    license_row = require_usable(await lock_license(conn, request.license_key), utc_today())
     args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
     existing = await repo.refresh_active_activation(conn, *args)
     if existing is not None:
         return ActivationOutcome(existing, license_row["license_key"], already_active=True)
-    if await repo.count_active_activations(conn, license_row["id"]) >= license_row["max_activations"]:
-        raise AppError(
-            409,
-            ErrorCode.ACTIVATION_LIMIT_REACHED,
-            f"Activation limit reached ({license_row['max_activations']} devices)",
-        )
+    limit = license_row["max_activations"]
+    if not within_limit(await count_active_devices(conn, license_row["id"]) + 1, limit):
+        raise AppError(409, ErrorCode.ACTIVATION_LIMIT_REACHED, f"Activation limit reached ({limit} devices)")
     created = await repo.insert_activation(conn, *args)
     return ActivationOutcome(created, license_row["license_key"], already_active=False)
 
@@ -65,33 +65,35 @@ def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:
     return body
 
 
-async def verify_license(db: Database, clients: ClientCache, request: VerifyRequest) -> dict[str, Any]:
-    """A well-formed verify always answers; `valid` says whether this device may run now."""
+async def verify_on(conn: Connection, request: VerifyRequest) -> Row | AppError:
+    """The license row when this device may run it now (its heartbeat refreshed), or why not.
+    On PostgreSQL a valid verify is one statement, so the caller needs no transaction."""
     today = utc_today()
-    async with db.autocommit() as conn:
-        row = await repo.verify_and_refresh(
-            conn, request.license_key, request.hardware_hash, request.app_version, today
-        )
-        refusal = None if row is not None else await _verify_refusal(conn, request, today)
-    if refusal is not None:
-        return {"valid": False, "code": str(refusal.code), "message": refusal.message}
-    assert row is not None
+    row = await repo.verify_and_refresh(conn, request.license_key, request.hardware_hash, request.app_version, today)
+    return row if row is not None else await _verify_refusal(conn, request, today)
+
+
+async def verify_answer(checked: Row | AppError, clients: ClientCache, request: VerifyRequest) -> dict[str, Any]:
+    """A well-formed verify always answers; `valid` says whether this device may run now. The
+    client's release comes from its cache, after the caller has given its connection back."""
+    if isinstance(checked, AppError):
+        return {"valid": False, "code": str(checked.code), "message": checked.message}
     client = await clients.get()
     latest = client.latest if client else None
     return {
         "valid": True,
         "message": "License is valid",
         "license": {
-            "key": row["license_key"],
-            "valid_until": iso_date(row["valid_until"]),
-            "max_users": row["max_users"],
+            "key": checked["license_key"],
+            "valid_until": iso_date(checked["valid_until"]),
+            "max_users": checked["max_users"],
         },
         "update_available": client.update_available(request.app_version) if client else False,
         "latest_version": latest.version if latest else None,
     }
 
 
-async def _verify_refusal(conn: Any, request: VerifyRequest, today: Any) -> AppError:
+async def _verify_refusal(conn: Connection, request: VerifyRequest, today: date) -> AppError:
     """Why the one-statement verify matched nothing (the rare path, so a second query is fine)."""
     license_row = await repo.get_license(conn, request.license_key)
     if license_row is None:
@@ -102,12 +104,11 @@ async def _verify_refusal(conn: Any, request: VerifyRequest, today: Any) -> AppE
     return AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
 
 
-async def license_info(db: Database, license_key: str) -> dict[str, Any]:
-    async with db.autocommit() as conn:
-        row = await repo.get_license_with_customer(conn, license_key)
-        if row is None:
-            raise license_not_found()
-        activations = await repo.list_activations(conn, row["id"])
+async def license_info(conn: Connection, license_key: str) -> dict[str, Any]:
+    row = await repo.get_license_with_customer(conn, license_key)
+    if row is None:
+        raise license_not_found()
+    activations = await repo.list_activations(conn, row["id"])
     return {
         "license": {
             "id": row["id"],

@@ -50,10 +50,10 @@ async def return_to_pool(session: AsyncSession, resource_ids: Sequence[int]) -> 
     return [(row.id, row.license_id) for row in old]
 
 
-async def allocated_ids_of_license(session: AsyncSession, license_id: int) -> list[int]:
+async def allocated_ids_of_licenses(session: AsyncSession, license_ids: Sequence[int]) -> list[int]:
     result = await session.execute(
         select(Resource.id)
-        .where(Resource.license_id == license_id, Resource.status == "allocated")
+        .where(Resource.license_id.in_(license_ids), Resource.status == "allocated")
         .order_by(Resource.id)
     )
     return list(result.scalars().all())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import License, Resource, ResourceHistory
+from licenseserver.db.models import Resource, ResourceHistory
 from licenseserver.db.models.resources import RESOURCE_TYPES
+from licenseserver.db.unit_of_work import sql_connection
+from licenseserver.domain.licensing.locks import lock_license_by_id
 from licenseserver.domain.licensing.rules import license_not_found
 from licenseserver.domain.resources import repository as repo
 from licenseserver.kit.errors import AppError, ErrorCode
@@ -78,11 +81,11 @@ async def add_resources(session: AsyncSession, resource_type: str, identifiers: 
     return [r.id for r in resources]
 
 
-async def _lock_license(session: AsyncSession, license_id: int) -> None:
-    """Lock the license row: allocations to it and the release of its resources before it is
-    deleted take turns, so no resource is left allocated to a license that no longer exists."""
-    if await session.scalar(select(License.id).where(License.id == license_id).with_for_update()) is None:
-        raise license_not_found()
+async def _lock_license(session: AsyncSession, license_id: int) -> bool:
+    """Lock the license row (licensing.locks): allocations to it and the release of its resources
+    before it is deleted take turns, so no resource is left allocated to a license that no longer
+    exists. False when there is no such license."""
+    return await lock_license_by_id(await sql_connection(session), license_id) is not None
 
 
 async def _check_requested(session: AsyncSession, resource_ids: list[int], resource_type: str | None) -> None:
@@ -104,7 +107,8 @@ async def allocate_resources(
 
     One conditional UPDATE takes those still available; fewer rows than asked means another
     request got some first, and the 409 rolls the whole request back (nothing is half-done)."""
-    await _lock_license(session, license_id)
+    if not await _lock_license(session, license_id):
+        raise license_not_found()
     await _check_requested(session, resource_ids, resource_type)
     taken = await repo.take_available(session, resource_ids, license_id, utc_now())
     if len(taken) != len(resource_ids):
@@ -122,7 +126,8 @@ async def allocate_by_type(
     session: AsyncSession, license_id: int, resource_type: str, count: int, actor: str
 ) -> list[int]:
     """Allocate `count` free resources of a type to the license (the lowest ids free), all or none."""
-    await _lock_license(session, license_id)
+    if not await _lock_license(session, license_id):
+        raise license_not_found()
     ids = await repo.pick_available(session, resource_type, count)
     if len(ids) < count:
         raise AppError(
@@ -173,9 +178,15 @@ async def release_resources_of_license(session: AsyncSession, license_id: int, a
     how many were released. Call it before deleting the license (the foreign key would only null
     `license_id` and leave the resources marked allocated). A license that no longer exists has
     nothing to release (0)."""
-    if await session.scalar(select(License.id).where(License.id == license_id).with_for_update()) is None:
+    if not await _lock_license(session, license_id):
         return 0
-    ids = await repo.allocated_ids_of_license(session, license_id)
+    return await release_resources_of_locked_licenses(session, [license_id], actor)
+
+
+async def release_resources_of_locked_licenses(session: AsyncSession, license_ids: Sequence[int], actor: str) -> int:
+    """As release_resources_of_license, for licenses the caller has already locked (the bulk
+    deletion locks them all at once, in id order)."""
+    ids = await repo.allocated_ids_of_licenses(session, license_ids)
     if not ids:
         return 0
     released = await repo.return_to_pool(session, ids)

@@ -1,13 +1,19 @@
-"""One live session per license: start, heartbeat, end, and the sweep that ends timeouts."""
+"""One live session per license: start, heartbeat, end, and the sweep that ends timeouts.
+
+Each rule runs on the connection it is given and never opens or commits a transaction: the API's
+routes are the unit of work (`db.transaction()` for start and end, which read then write;
+`db.autocommit()` for the one-statement heartbeat, sweep and count). The client's settings come
+from its cache before a connection is borrowed."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from licenseserver.db.sql import Database, Row
+from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import Client, ClientCache
 from licenseserver.domain.licensing import repository as licenses
+from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import require_usable
 from licenseserver.domain.sessions import repository as repo
 from licenseserver.domain.sessions.schemas import SessionEndRequest, SessionHeartbeatRequest, SessionStartRequest
@@ -26,7 +32,10 @@ def session_not_found() -> AppError:
     return AppError(404, ErrorCode.SESSION_NOT_FOUND, "Session not found or already ended")
 
 
-def _refuse_old_version(client: Client, version: str) -> None:
+async def require_supported_client(clients: ClientCache, version: str) -> Client:
+    """The configured client (503 without one), refusing a version below its minimum; asked
+    before a session start borrows a connection, as the cache may refresh on its own."""
+    client = await clients.require()
     if client.is_below_minimum(version):
         latest = client.latest
         raise AppError(
@@ -36,30 +45,29 @@ def _refuse_old_version(client: Client, version: str) -> None:
             minimum_version=str(client.minimum_version),
             download_url=latest.download_url if latest else None,
         )
+    return client
 
 
-async def start_session(db: Database, clients: ClientCache, request: SessionStartRequest) -> dict[str, Any]:
-    """Start the license's one session. The license row lock makes parallel starts take turns;
-    the partial unique index on open sessions backs the rule up in the schema itself."""
-    client = await clients.require()
-    _refuse_old_version(client, request.version)
-    async with db.transaction() as conn:
-        license_row = require_usable(await licenses.lock_license(conn, request.license_key), utc_today())
-        activation_id = await licenses.find_active_activation_id(conn, license_row["id"], request.hardware_hash)
-        if activation_id is None:
-            raise AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
-        await repo.end_timed_out_of_license(conn, license_row["id"], client.session_timeout)
-        if await repo.has_open_session(conn, license_row["id"]):
-            raise AppError(409, ErrorCode.SESSION_CONFLICT, SESSION_CONFLICT_MESSAGE)
-        row = await repo.insert_session(
-            conn,
-            str(uuid.uuid4()),
-            license_row["id"],
-            activation_id,
-            request.machine_id,
-            request.hardware_hash,
-            request.version,
-        )
+async def start_session(conn: Connection, client: Client, request: SessionStartRequest) -> dict[str, Any]:
+    """Start the license's one session, in the caller's transaction. The license row lock makes
+    parallel starts take turns; the partial unique index on open sessions backs the rule up in
+    the schema itself."""
+    license_row = require_usable(await lock_license(conn, request.license_key), utc_today())
+    activation_id = await licenses.find_active_activation_id(conn, license_row["id"], request.hardware_hash)
+    if activation_id is None:
+        raise AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
+    await repo.end_timed_out_of_license(conn, license_row["id"], client.session_timeout)
+    if await repo.has_open_session(conn, license_row["id"]):
+        raise AppError(409, ErrorCode.SESSION_CONFLICT, SESSION_CONFLICT_MESSAGE)
+    row = await repo.insert_session(
+        conn,
+        str(uuid.uuid4()),
+        license_row["id"],
+        activation_id,
+        request.machine_id,
+        request.hardware_hash,
+        request.version,
+    )
     return {
         "success": True,
         "message": "Session started",
@@ -71,10 +79,9 @@ async def start_session(db: Database, clients: ClientCache, request: SessionStar
     }
 
 
-async def heartbeat(db: Database, clients: ClientCache, request: SessionHeartbeatRequest) -> dict[str, Any]:
-    client = await clients.require()
-    async with db.autocommit() as conn:
-        row = await repo.heartbeat(conn, request.session_token, request.license_key, client.session_timeout)
+async def heartbeat(conn: Connection, client: Client, request: SessionHeartbeatRequest) -> dict[str, Any]:
+    """One UPDATE, so the caller runs it on an autocommit connection."""
+    row = await repo.heartbeat(conn, request.session_token, request.license_key, client.session_timeout)
     if row is None:
         raise session_not_found()
     return {
@@ -96,32 +103,24 @@ def ended_json(row: Row) -> dict[str, Any]:
 
 
 async def end_session(
-    db: Database, clients: ClientCache, request: SessionEndRequest, reason: str = END_REASON_CLIENT
+    conn: Connection, client: Client, request: SessionEndRequest, reason: str = END_REASON_CLIENT
 ) -> tuple[dict[str, Any], bool]:
-    """End a session. Ending one that already ended answers its recorded end again (clients retry
-    on network errors); the flag says whether this call did the ending."""
-    client = await clients.require()
-    async with db.transaction() as conn:
-        row = await repo.end_session(conn, request.session_token, client.session_timeout, reason)
-        ended_now = row is not None
-        if row is None:
-            row = await repo.get_by_token(conn, request.session_token)
+    """End a session, in the caller's transaction. Ending one that already ended answers its
+    recorded end again (clients retry on network errors); the flag says whether this call did
+    the ending."""
+    row = await repo.end_session(conn, request.session_token, client.session_timeout, reason)
+    ended_now = row is not None
+    if row is None:
+        row = await repo.get_by_token(conn, request.session_token)
     if row is None:
         raise session_not_found()
     return ended_json(row), ended_now
 
 
-async def sweep_timed_out_sessions(db: Database, clients: ClientCache) -> int:
-    client = await clients.get()
-    if client is None:
-        return 0
-    async with db.autocommit() as conn:
-        return await repo.sweep_timed_out(conn, client.session_timeout)
+async def sweep_timed_out_sessions(conn: Connection, client: Client) -> int:
+    """End the sessions that stopped beating (one UPDATE); how many."""
+    return await repo.sweep_timed_out(conn, client.session_timeout)
 
 
-async def count_live_sessions(db: Database, clients: ClientCache) -> int:
-    client = await clients.get()
-    if client is None:
-        return 0
-    async with db.autocommit() as conn:
-        return await repo.count_live(conn, client.session_timeout)
+async def count_live_sessions(conn: Connection, client: Client) -> int:
+    return await repo.count_live(conn, client.session_timeout)

@@ -38,7 +38,8 @@ async def update_rate_limits(conn: Connection, limits: RateLimits) -> None:
 
 
 class RateLimitCache:
-    """Limits read at most every `ttl_seconds`, so a change reaches every instance within it."""
+    """Limits read at most every `ttl_seconds`, so a change reaches every instance within it. A
+    refresh is its own unit of work: one short read on an autocommit connection of its own."""
 
     def __init__(self, db: Database, defaults: RateLimits, ttl_seconds: float = 2.0) -> None:
         self._db = db

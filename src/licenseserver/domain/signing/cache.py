@@ -22,6 +22,9 @@ SecretSource = Callable[[Connection], Awaitable[str]]
 
 
 class SigningKeyCache:
+    """The signing key as this process last read it. A refresh is its own unit of work: a short
+    read, and only when no usable key exists yet, a transaction of its own that makes one."""
+
     def __init__(
         self, db: Database, secret_source: SecretSource, ttl_seconds: float = SIGNING_KEY_CACHE_SECONDS
     ) -> None:
