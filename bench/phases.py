@@ -140,8 +140,10 @@ def run_profile(run: Run, scenario: Scenario, server: Server) -> str:
     say(f"{scenario.label}: profiling the {server.name} server ({duration} s) with py-spy ...")
     recorder = start_recording(server.pid, duration, svg, log)
     time.sleep(1)  # attached before the load begins
-    measure(run, scenario, server, duration)
+    result = measure(run, scenario, server, duration)
     finish_recording(recorder, duration, log)
+    if result.errors:
+        run.problems.append(f"{scenario.key} (profiled run): {result.errors} unexpected answers or socket errors")
     say(f"  flame graph: {svg}")
     return str(svg)
 
