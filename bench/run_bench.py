@@ -38,9 +38,12 @@ import seed
 import seed_sqlite
 from closed_loop import Load
 from phases import BUSY_LOAD, Run, check, chosen, run_scenarios, say
-from report import machine_info, table, write_json
+from report import cpu_model, machine_info, memory_gib, table, write_json
 from scenarios import BY_KEY
-from servers import BENCH_DIR, HOST, api_server, baseline_server, running
+from servers import BENCH_DIR, HOST, Server, api_server, baseline_server, clean_env, free_port, running
+
+# bench/admin_lists.py starts its panel and reads the machine through these names of run_bench.
+__all__ = ["HOST", "Server", "clean_env", "cpu_model", "free_port", "main", "memory_gib"]
 
 
 def timed(label: str, work: Callable[[], Any]) -> Any:
