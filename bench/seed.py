@@ -3,7 +3,9 @@ with production-like data in a few set-based statements (generate_series), and t
 pools the wrk scripts rotate over, written as tab-separated files.
 
 License ids are split into disjoint pools so one scenario's writes never change what another
-scenario reads: verify 60 %, activate 20 %, heartbeat 10 %, session start/end 10 %.
+scenario reads: verify 60 %, activate 20 % (re-activations and new devices), heartbeat 10 %,
+session start/end 10 %. A scenario that runs several times resets what its earlier runs left
+(open sessions, used slots) through the functions at the end of this module.
 """
 
 from __future__ import annotations
@@ -185,8 +187,10 @@ def export_pools(url: str, scale: Scale, out_dir: Path) -> dict[str, int]:
 def open_heartbeat_sessions(url: str, scale: Scale, out_dir: Path) -> int:
     """One live session per usable heartbeat-pool license, started now; heartbeat.tsv (token, key).
 
-    Called right before the heartbeat scenario: the client's session timeout (90 s) would end
-    sessions opened at seeding time on a long run."""
+    Called right before each heartbeat run: the client's session timeout (90 s) would end
+    sessions opened at seeding time on a long run. The sessions an earlier run opened are ended
+    first (one open session per license is the rule the database keeps)."""
+    end_open_sessions(url, scale, "heartbeat")
     pool = pools(scale)["heartbeat"]
     with connect(url) as conn:
         rows = conn.execute(
@@ -204,6 +208,35 @@ def open_heartbeat_sessions(url: str, scale: Scale, out_dir: Path) -> int:
         # open-session index, scanning every open session (see docs/performance.md).
         conn.execute("ANALYZE sessions")
     return _write_tsv(rows, out_dir / "heartbeat.tsv")
+
+
+def end_open_sessions(url: str, scale: Scale, pool_name: str) -> int:
+    """End every open session of one pool's licenses: what an earlier run of a session scenario
+    left open (wrk stops with starts answered and their ends never sent). Sessions ended."""
+    pool = pools(scale)[pool_name]
+    with connect(url) as conn:
+        done = conn.execute(
+            "UPDATE sessions SET ended_at = now(), end_reason = 'normal'"
+            " WHERE ended_at IS NULL AND license_id BETWEEN %s AND %s",
+            (pool.first, pool.last),
+        )
+        return done.rowcount
+
+
+def export_free_slots(url: str, scale: Scale, out_dir: Path) -> int:
+    """activate-new.tsv (key, seeded device 1, free slots now): the licenses of the activate pool
+    that can still take a new device, counted again before each run so that no run asks for a
+    slot an earlier run used. Rows written."""
+    pool = pools(scale)["activate"]
+    with connect(url) as conn:
+        rows = conn.execute(
+            f"SELECT l.license_key, {DEVICE_SQL.format(i='l.id', d='1')}, l.max_activations - count(*)"
+            " FROM licenses l JOIN activations a ON a.license_id = l.id"
+            f" WHERE l.id BETWEEN %s AND %s AND a.is_active AND {USABLE}"
+            " GROUP BY l.id HAVING l.max_activations - count(*) > 0 ORDER BY random()",
+            (pool.first, pool.last),
+        ).fetchall()
+    return _write_tsv(rows, out_dir / "activate-new.tsv")
 
 
 def _write_tsv(rows: list[tuple[Any, ...]], path: Path) -> int:

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-import run_bench
 import seed
+import servers
 
 SAMPLE_SECONDS = 10
 HEARTBEAT_SECONDS = 30  # the seeded client's heartbeat interval
@@ -193,9 +193,9 @@ def connections(admin_url: str, database: str) -> int:
     return int(row[0]) if row else 0
 
 
-def server_processes(api: run_bench.Server, admin: run_bench.Server) -> dict[str, int]:
+def server_processes(api: servers.Server, admin: servers.Server) -> dict[str, int]:
     """name -> pid: the API's gunicorn master and each of its workers, and the panel."""
-    tree = run_bench.process_tree(api.pid)
+    tree = servers.process_tree(api.pid)
     named = {"api-master": api.pid} | {f"api-worker-{n}": pid for n, pid in enumerate(sorted(tree[1:]), 1)}
     return named | {"admin": admin.pid}
 
@@ -282,17 +282,17 @@ def plot(rows: list[dict[str, float]], path: Path, title: str) -> bool:
 
 def create_staff(database_url: str) -> None:
     command = [sys.executable, "-m", "licenseserver.cli", "admin", "create", STAFF_USER, "--password-stdin"]
-    env = run_bench.clean_env(DATABASE_URL=database_url)
+    env = servers.clean_env(DATABASE_URL=database_url)
     subprocess.run(command, input=STAFF_PASSWORD.encode(), env=env, check=True, capture_output=True)
 
 
-def admin_server(workdir: Path, database_url: str) -> run_bench.Server:
-    command = [sys.executable, "-m", "licenseserver.cli", "serve", "admin", "--host", run_bench.HOST]
-    env = run_bench.clean_env(DATABASE_URL=database_url)
-    return run_bench.Server("admin", run_bench.free_port(), command, env, workdir, "/health")
+def admin_server(workdir: Path, database_url: str) -> servers.Server:
+    command = [sys.executable, "-m", "licenseserver.cli", "serve", "admin", "--host", servers.HOST]
+    env = servers.clean_env(DATABASE_URL=database_url)
+    return servers.Server("admin", servers.free_port(), command, env, workdir, "/health")
 
 
-async def soak(options: argparse.Namespace, api: run_bench.Server, admin: run_bench.Server, data: Path) -> int:
+async def soak(options: argparse.Namespace, api: servers.Server, admin: servers.Server, data: Path) -> int:
     api_key = options.api_key
     # The servers close a connection idle for 5 s (gunicorn's keepalive); a client that keeps it
     # as long races that close and reads an error on a request the server never saw. A client
@@ -352,9 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         seed.seed(url, scale)
         seed.export_pools(url, scale, work)
         create_staff(url)
-        api = run_bench.api_server(work, 2, url)
+        api = servers.api_server(work, 2, url)
         admin = admin_server(work, url)
-        with run_bench.running([api, admin]):
+        with servers.running([api, admin]):
             return asyncio.run(soak(options, api, admin, work))
     finally:
         if not options.keep:

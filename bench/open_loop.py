@@ -1,0 +1,162 @@
+"""Open-loop (constant-rate) load: requests are due on a fixed timetable (request i at
+start + i ÷ rate) whatever the server does, and each latency is measured from the time the
+request was *due*, not from when a free connection sent it. A server that falls behind therefore
+shows its queue in the latencies (no coordinated omission, unlike a closed loop or `hey -q`,
+whose workers wait for their answer before the next tick).
+
+Raw HTTP/1.1 over asyncio keep-alive connections: no client library between the timetable and
+the socket. A connection idle longer than IDLE_SECONDS is replaced before use, so none is reused
+just as the server's keep-alive timeout (uvicorn: 5 s) closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from traffic import UNEXPECTED, Traffic
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+    uvloop = None  # type: ignore[assignment]
+
+IDLE_SECONDS = 2.0
+DRAIN_SECONDS = 30.0  # after the last due time, answers still outstanding then count as errors
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class OpenLoopResult:
+    planned_rate: float
+    achieved_rate: float
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """Nearest rank of an ascending list; 0 when it is empty."""
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+class Connection:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.last_used = 0.0
+
+    async def exchange(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None or time.monotonic() - self.last_used > IDLE_SECONDS:
+            await self.close()
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in header_lines:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = await self._chunks()
+        else:
+            raise ConnectionError("an answer with neither Content-Length nor chunked encoding")
+        self.last_used = time.monotonic()
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return int(status_line.split()[1]), headers, body
+
+    async def _chunks(self) -> bytes:
+        assert self.reader is not None
+        parts = []
+        while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            parts.append(await self.reader.readexactly(size))
+            await self.reader.readexactly(2)
+        await self.reader.readuntil(b"\r\n")
+        return b"".join(parts)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+async def constant_rate(
+    host: str, port: int, traffic: Traffic, rate: float, seconds: float, connections: int
+) -> OpenLoopResult:
+    """`rate` requests/s for `seconds` over up to `connections` keep-alive connections."""
+    due_times: asyncio.Queue[float | None] = asyncio.Queue()
+    latencies: list[float] = []
+    counters: Counter[str] = Counter()
+    loop = asyncio.get_running_loop()
+
+    async def sender() -> None:
+        connection = Connection(host, port)
+        try:
+            while (due := await due_times.get()) is not None:
+                try:
+                    status, headers, body = await asyncio.wait_for(
+                        connection.exchange(traffic.next_request()), REQUEST_TIMEOUT_SECONDS
+                    )
+                    counters[traffic.judge(status, headers, body)] += 1
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
+                    counters["socket error"] += 1
+                    await connection.close()
+                latencies.append(loop.time() - due)
+        finally:
+            await connection.close()
+
+    senders = [asyncio.create_task(sender()) for _ in range(connections)]
+    total = max(1, round(rate * seconds))
+    start = loop.time() + 0.1
+    for i in range(total):
+        due = start + i / rate
+        if (wait := due - loop.time()) > 0:
+            await asyncio.sleep(wait)
+        due_times.put_nowait(due)
+    for _ in senders:
+        due_times.put_nowait(None)
+    _, late = await asyncio.wait(senders, timeout=DRAIN_SECONDS)
+    for task in late:
+        task.cancel()
+    finished = loop.time()
+    ordered = sorted(latencies)
+    answered = len(ordered)
+    errors = counters[UNEXPECTED] + counters["socket error"] + (total - answered)
+    return OpenLoopResult(
+        planned_rate=rate,
+        achieved_rate=answered / max(finished - start, 1e-9),
+        requests=answered,
+        errors=errors,
+        p50_ms=1e3 * percentile(ordered, 0.50),
+        p99_ms=1e3 * percentile(ordered, 0.99),
+        p999_ms=1e3 * percentile(ordered, 0.999),
+        max_ms=1e3 * (ordered[-1] if ordered else 0.0),
+        counters=dict(counters),
+    )
+
+
+def run_constant_rate(
+    host: str, port: int, traffic: Traffic, rate: float, seconds: float, connections: int
+) -> OpenLoopResult:
+    # The server stack's event loop, so the generator costs the shared machine as little as it can.
+    policy = uvloop.EventLoopPolicy() if uvloop is not None else None
+    with asyncio.Runner(loop_factory=policy.new_event_loop if policy else None) as runner:
+        return runner.run(constant_rate(host, port, traffic, rate, seconds, connections))
