@@ -18,7 +18,7 @@ import psycopg
 import seed
 from licenseserver.config import Settings
 from licenseserver.db import sqlite_types  # noqa: F401  (registers the datetime/date adapters)
-from licenseserver.installation import prepare_installation
+from licenseserver.domain.installation import prepare_installation
 
 # Only what the verify path reads; sessions history would only make the copy slower.
 TABLES = ("customers", "licenses", "activations")

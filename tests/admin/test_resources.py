@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from starlette.testclient import TestClient
 
 from licenseserver.db.unit_of_work import run_in_orm_transaction
-from licenseserver.domain.resources.service import release_resources_of_license
+from licenseserver.domain.licensing.resource_allocation import release_resources_of_license
 from tests.admin.conftest import count_queries, make_staff
 from tests.admin.pool_support import (
     ALLOCATE,

@@ -22,6 +22,7 @@ from licenseserver.db.models.resources import RESOURCE_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.devices import service as devices
 from licenseserver.domain.devices.schemas import RegisterDevice
+from licenseserver.domain.licensing import resource_allocation
 from licenseserver.domain.licensing.rules import LicenseState, LicenseTerms, license_state
 from licenseserver.domain.resources import queries as pool
 from licenseserver.domain.resources import service as resources
@@ -221,7 +222,9 @@ async def allocate_form(request: Request, db: Db, staff: Staff, license_id: Id) 
             fields = {k: v for k, v in (await form_fields(request)).items() if k != "resource_ids"}
             by_type = parse_form(AllocateByTypeForm, fields, ALLOCATE_LABELS)
             actor = actor_of(request, staff)
-            ids = await resources.allocate_by_type(db, license_id, by_type.resource_type, by_type.count, actor.username)
+            ids = await resource_allocation.allocate_by_type(
+                db, license_id, by_type.resource_type, by_type.count, actor.username
+            )
             await record(db, actor, "resource_allocate", "license", license_id, after={"resource_ids": ids})
         return "resources_allocated"
 

@@ -13,6 +13,7 @@ from licenseserver.admin.formdata import form_fields, parse_form
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.resources import RESOURCE_STATES, RESOURCE_TYPES
 from licenseserver.domain.audit.service import record
+from licenseserver.domain.licensing import resource_allocation
 from licenseserver.domain.resources import queries as pool
 from licenseserver.domain.resources import service
 from licenseserver.domain.resources.schemas import MAX_BATCH, AddResourcesForm, AllocateBody, ResourceType
@@ -39,7 +40,9 @@ ACTION_LABELS = {
 async def allocate_audited(request: Request, db: Db, staff: Staff, body: AllocateBody) -> list[int]:
     """Allocate the resources to the license, all or none, with the audit entry."""
     actor = actor_of(request, staff)
-    ids = await service.allocate_resources(db, body.license_id, body.resource_ids, actor.username, body.resource_type)
+    ids = await resource_allocation.allocate_resources(
+        db, body.license_id, body.resource_ids, actor.username, body.resource_type
+    )
     await record(db, actor, "resource_allocate", "license", body.license_id, after={"resource_ids": ids})
     return ids
 
