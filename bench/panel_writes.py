@@ -47,7 +47,7 @@ from licenseserver.db.unit_of_work import make_sessionmaker, run_in_orm_transact
 from licenseserver.db.urls import PoolLimits
 from licenseserver.domain.audit.service import Actor, record, redact
 from licenseserver.domain.customers.service import CustomerCreate, create_customer, customer_snapshot
-from licenseserver.domain.licensing.admin import license_snapshot, update_license
+from licenseserver.domain.licensing.staff_edits import license_snapshot, update_license
 from licenseserver.domain.staff.service import create_admin
 from licenseserver.kit.timefmt import utc_now
 

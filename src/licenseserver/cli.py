@@ -157,7 +157,7 @@ def license_create(
     max_users: Annotated[int | None, typer.Option(help="Users (default 1)")] = None,
 ) -> None:
     """Create a license with a generated key; prints JSON with "id" and "key"."""
-    from licenseserver.domain.licensing.admin import LicenseCreate, create_license
+    from licenseserver.domain.licensing.staff_edits import LicenseCreate, create_license
 
     settings = settings_or_exit()
     data = parse_or_exit(

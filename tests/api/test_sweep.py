@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from licenseserver.db.sql import open_database
 from licenseserver.domain.clients.service import ClientCache
-from licenseserver.domain.sessions.service import count_live_sessions, sweep_timed_out_sessions
+from licenseserver.domain.licensing.sessions import count_live_sessions, sweep_timed_out_sessions
 from tests.support.world import TestWorld
 
 

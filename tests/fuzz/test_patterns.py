@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from licenseserver.domain.fields import AppVersion, HardwareHash, LicenseKey, MachineName
-from licenseserver.domain.sessions.schemas import SessionToken
+from licenseserver.domain.licensing.session_schemas import SessionToken
 from licenseserver.kit.docpatterns import LICENSE_KEY, NO_NUL, NOT_BLANK, PEP440_VERSION
 
 # Characters each regex dialect or stripper treats differently, and the ones versions are made of.

@@ -20,10 +20,10 @@ from licenseserver.db.models import ClientSession, License
 from licenseserver.db.sql import Connection, Query
 from licenseserver.db.unit_of_work import run_in_orm_transaction, sql_connection
 from licenseserver.domain.clients.service import current_session_timeout
-from licenseserver.domain.licensing import repository as license_repo
+from licenseserver.domain.licensing import license_statements as license_repo
 from licenseserver.domain.licensing import rules, session_rules
+from licenseserver.domain.licensing import session_statements as session_repo
 from licenseserver.domain.licensing.rules import LicenseTerms
-from licenseserver.domain.sessions import repository as session_repo
 from licenseserver.kit.timefmt import utc_today
 from tests.support.world import TestWorld
 

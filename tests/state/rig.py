@@ -19,8 +19,8 @@ from licenseserver.db.engine import make_async_engine
 from licenseserver.db.unit_of_work import make_sessionmaker, sql_connection
 from licenseserver.domain.api_key.service import regenerate_api_key
 from licenseserver.domain.customers.service import CustomerCreate, create_customer
-from licenseserver.domain.devices.service import deactivate_device
-from licenseserver.domain.licensing.admin import LicenseCreate, create_license
+from licenseserver.domain.licensing.staff_devices import deactivate_device
+from licenseserver.domain.licensing.staff_edits import LicenseCreate, create_license
 from tests.support.database import TEST_API_KEY
 from tests.support.world import TestWorld
 

@@ -2,7 +2,7 @@
 License API app, on SQLite and PostgreSQL, compared step by step with tests/state/model.py.
 
 The steps: activations (a new device, the same device again, a device over the limit), verify,
-license info, staff deactivating a device (domain/devices/service.py, as the panel does it),
+license info, staff deactivating a device (domain/licensing/staff_devices.py, as the panel does it),
 session start / heartbeat / end, time passing (seconds, and whole days across expiry dates and
 session timeouts) and the API key regenerated as the panel regenerates it (the old key refused,
 the new one accepted). After every step the database itself is checked: no license over its

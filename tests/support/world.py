@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from licenseserver.config import Settings
 from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.customers.service import CustomerCreate, create_customer
-from licenseserver.domain.licensing.admin import LicenseCreate, create_license
+from licenseserver.domain.licensing.staff_edits import LicenseCreate, create_license
 from tests.support import database
 from tests.support.database import TEST_API_KEY
 

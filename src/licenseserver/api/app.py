@@ -21,7 +21,7 @@ from licenseserver.api.routes import license, public, sessions, versions, wellkn
 from licenseserver.api.signing import SignedAnswerMiddleware
 from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
-from licenseserver.domain.sessions.service import sweep_timed_out_sessions
+from licenseserver.domain.licensing.sessions import sweep_timed_out_sessions
 from licenseserver.kit.http_metrics import MetricsMiddleware
 from licenseserver.kit.metrics import SESSIONS_ENDED
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects

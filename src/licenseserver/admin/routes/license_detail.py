@@ -20,14 +20,14 @@ from licenseserver.admin.routes.live_sessions import end_session_audited
 from licenseserver.admin.routes.resources import allocate_audited
 from licenseserver.db.models.resources import RESOURCE_TYPES
 from licenseserver.domain.audit.service import record
-from licenseserver.domain.devices import service as devices
-from licenseserver.domain.devices.schemas import RegisterDevice
 from licenseserver.domain.licensing import resource_allocation
+from licenseserver.domain.licensing import staff_devices as devices
+from licenseserver.domain.licensing import staff_sessions as sessions
+from licenseserver.domain.licensing.device_schemas import RegisterDevice
 from licenseserver.domain.licensing.rules import LicenseState, LicenseTerms, license_state
 from licenseserver.domain.resources import queries as pool
 from licenseserver.domain.resources import service as resources
 from licenseserver.domain.resources.schemas import AllocateBody, AllocateByTypeForm
-from licenseserver.domain.sessions import admin as sessions
 from licenseserver.domain.signing.offline import OFFLINE_TTL_DEFAULT_DAYS
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse

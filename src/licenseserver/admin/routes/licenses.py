@@ -18,7 +18,9 @@ from licenseserver.admin.rendering import render
 from licenseserver.admin.routes import licenses_api
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
-from licenseserver.domain.licensing.admin import (
+from licenseserver.domain.licensing.rules import LicenseState, license_not_found
+from licenseserver.domain.licensing.staff_bulk import LicenseIds, delete_licenses, set_active
+from licenseserver.domain.licensing.staff_edits import (
     LICENSE_TYPES,
     LicenseCreate,
     LicenseType,
@@ -30,15 +32,13 @@ from licenseserver.domain.licensing.admin import (
     unused_license_key,
     update_license,
 )
-from licenseserver.domain.licensing.admin_bulk import LicenseIds, delete_licenses, set_active
-from licenseserver.domain.licensing.admin_list import (
+from licenseserver.domain.licensing.staff_list import (
     LicenseFilter,
     LicenseSort,
     count_licenses,
     license_rows,
     list_licenses,
 )
-from licenseserver.domain.licensing.rules import LicenseState, license_not_found
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
 from licenseserver.kit.validation import MAX_ID, Text

@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.query_params import EntityId
-from licenseserver.domain.licensing.admin import QuickEdit, toggle_license, unused_license_key, update_license
-from licenseserver.domain.licensing.admin_bulk import LicenseIds, delete_licenses, set_active
+from licenseserver.domain.licensing.staff_bulk import LicenseIds, delete_licenses, set_active
+from licenseserver.domain.licensing.staff_edits import QuickEdit, toggle_license, unused_license_key, update_license
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.validation import parse_body
 

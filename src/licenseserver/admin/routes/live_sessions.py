@@ -11,8 +11,8 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.rendering import render
 from licenseserver.domain.audit.service import record
-from licenseserver.domain.sessions import admin as sessions
-from licenseserver.domain.sessions.service import ended_json
+from licenseserver.domain.licensing import staff_sessions as sessions
+from licenseserver.domain.licensing.sessions import ended_json
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.paging import MAX_PAGE, PageRequest, counted_page
 from licenseserver.kit.timefmt import iso_utc

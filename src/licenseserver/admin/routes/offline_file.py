@@ -19,7 +19,7 @@ from licenseserver.admin.routes.license_detail import license_page_view
 from licenseserver.admin.state import admin_state
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import record
-from licenseserver.domain.devices import service as devices
+from licenseserver.domain.licensing import staff_devices as devices
 from licenseserver.domain.signing.keys import ensure_current_key
 from licenseserver.domain.signing.offline import LicenseFile, build_license_file
 from licenseserver.kit.errors import AppError, ErrorCode

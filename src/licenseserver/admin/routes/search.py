@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff
 from licenseserver.admin.rendering import render
-from licenseserver.domain.licensing.admin_search import SEARCH_TYPES, SearchType, global_search
+from licenseserver.domain.licensing.staff_search import SEARCH_TYPES, SearchType, global_search
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.validation import Text

@@ -20,7 +20,7 @@ from licenseserver.api.schemas import (
     errors,
 )
 from licenseserver.api.state import api_state
-from licenseserver.domain.licensing import service
+from licenseserver.domain.licensing import license_calls
 from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
 from licenseserver.domain.signing.offline import CheckoutRequest, build_license_file
 from licenseserver.kit.docpatterns import LICENSE_KEY, padded
@@ -53,7 +53,7 @@ async def activate(request: Request) -> Response:
     body = await parse_body(request, ActivateRequest)
     try:
         async with api_state(request).db.transaction() as conn:
-            outcome = await service.activate_on(conn, body)
+            outcome = await license_calls.activate_on(conn, body)
     except AppError as refusal:
         ACTIVATIONS.labels(str(refusal.code)).inc()
         raise
@@ -61,7 +61,7 @@ async def activate(request: Request) -> Response:
     return JsonResponse(
         {
             "message": "License activated successfully",
-            "activation": service.activation_json(outcome.activation, outcome.license_key),
+            "activation": license_calls.activation_json(outcome.activation, outcome.license_key),
             "already_active": outcome.already_active,
         }
     )
@@ -79,8 +79,8 @@ async def verify(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, VerifyRequest)
     async with state.db.autocommit() as conn:  # one statement on PostgreSQL: no BEGIN/COMMIT
-        checked = await service.verify_on(conn, body)
-    result = await service.verify_answer(checked, state.clients, body)
+        checked = await license_calls.verify_on(conn, body)
+    result = await license_calls.verify_answer(checked, state.clients, body)
     VERIFICATIONS.labels("valid" if result["valid"] else result["code"]).inc()
     return JsonResponse(result)
 
@@ -105,7 +105,7 @@ async def info(request: Request) -> Response:
     raw_key = request.path_params["license_key"]
     key = parse_value(VerifyRequest, {"license_key": raw_key, "hardware_hash": "-"}).license_key
     async with api_state(request).db.autocommit() as conn:
-        return JsonResponse(await service.license_info(conn, key))
+        return JsonResponse(await license_calls.license_info(conn, key))
 
 
 @router.post(

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from licenseserver.api.schemas import SIZE_ERRORS, HealthStatus, ServiceStatus, errors
 from licenseserver.api.state import ApiState, api_state
 from licenseserver.db.sql import Query
-from licenseserver.domain.sessions.service import count_live_sessions
+from licenseserver.domain.licensing.sessions import count_live_sessions
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import render_metrics
 from licenseserver.kit.timefmt import iso_utc, utc_now

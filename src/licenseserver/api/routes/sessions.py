@@ -19,8 +19,12 @@ from licenseserver.api.schemas import (
     errors,
 )
 from licenseserver.api.state import api_state
-from licenseserver.domain.sessions import service
-from licenseserver.domain.sessions.schemas import SessionEndRequest, SessionHeartbeatRequest, SessionStartRequest
+from licenseserver.domain.licensing import sessions
+from licenseserver.domain.licensing.session_schemas import (
+    SessionEndRequest,
+    SessionHeartbeatRequest,
+    SessionStartRequest,
+)
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import SESSIONS_ENDED, SESSIONS_REFUSED, SESSIONS_STARTED
@@ -54,9 +58,9 @@ async def start(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, SessionStartRequest)
     try:
-        client = await service.require_supported_client(state.clients, body.version)
+        client = await sessions.require_supported_client(state.clients, body.version)
         async with state.db.transaction() as conn:
-            result = await service.start_session(conn, client, body)
+            result = await sessions.start_session(conn, client, body)
     except AppError as refusal:
         SESSIONS_REFUSED.labels(str(refusal.code)).inc()
         raise
@@ -76,7 +80,7 @@ async def heartbeat(request: Request) -> Response:
     body = await parse_body(request, SessionHeartbeatRequest)
     client = await state.clients.require()
     async with state.db.autocommit() as conn:  # one UPDATE: no BEGIN/COMMIT
-        result = await service.heartbeat(conn, client, body)
+        result = await sessions.heartbeat(conn, client, body)
     return JsonResponse(result)
 
 
@@ -93,7 +97,7 @@ async def end(request: Request) -> Response:
     body = await parse_body(request, SessionEndRequest)
     client = await state.clients.require()
     async with state.db.transaction() as conn:
-        result, ended_now = await service.end_session(conn, client, body)
+        result, ended_now = await sessions.end_session(conn, client, body)
     if ended_now:
         SESSIONS_ENDED.labels(result["end_reason"]).inc()
     return JsonResponse(result)

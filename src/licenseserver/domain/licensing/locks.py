@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 
 from licenseserver.db.sql import Connection, Query, Row
-from licenseserver.domain.licensing.repository import LICENSE_COLUMNS
+from licenseserver.domain.licensing.license_statements import LICENSE_COLUMNS
 
 LOCK_BY_KEY = Query(f"SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR UPDATE")
 LOCK_BY_ID = Query(f"SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = $1 FOR UPDATE")

@@ -4,7 +4,7 @@ judged by the database's clock (db.clock; the SQL layer's `{ago $n}`), never the
 An open session whose last heartbeat is older than that has timed out: it ends as a timeout at
 its last heartbeat, whoever ends it. The forms side by side, as in licensing/rules.py: Python,
 the SQLAlchemy condition of the panel and the dashboard, and the SQL text of
-sessions/repository.py's statements (`timeout_param` is the parameter holding the seconds).
+domain/licensing/session_statements.py's statements (`timeout_param` is the parameter holding the seconds).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field, StrictInt
 
 from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.domain.fields import ApiRequest, HardwareHash, LicenseKey
-from licenseserver.domain.licensing.repository import find_active_activation_id
+from licenseserver.domain.licensing.license_statements import find_active_activation_id
 from licenseserver.domain.licensing.rules import require_usable
 from licenseserver.domain.signing.keys import CurrentKey, b64url
 from licenseserver.kit.errors import AppError, ErrorCode

@@ -14,7 +14,7 @@ from typing import Any
 
 from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import ClientCache
-from licenseserver.domain.licensing import repository as repo
+from licenseserver.domain.licensing import license_statements as repo
 from licenseserver.domain.licensing.activation_limit import count_active_devices, within_limit
 from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import license_not_found, require_usable, unusable_reason

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Activation, Customer, License
 from licenseserver.db.unit_of_work import sql_connection
-from licenseserver.domain.licensing import repository as licenses
+from licenseserver.domain.licensing import license_statements as licenses
+from licenseserver.domain.licensing.license_calls import ActivationOutcome, activate_on
 from licenseserver.domain.licensing.locks import lock_license_by_id
 from licenseserver.domain.licensing.rules import license_not_found
 from licenseserver.domain.licensing.schemas import ActivateRequest
-from licenseserver.domain.licensing.service import ActivationOutcome, activate_on
-from licenseserver.domain.sessions.admin import end_open_session_of_device
+from licenseserver.domain.licensing.staff_sessions import end_open_session_of_device
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import iso_utc
 

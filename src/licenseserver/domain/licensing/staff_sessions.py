@@ -1,7 +1,7 @@
 """Sessions as staff see them: the live ones of every license, a license's history, and ending a
 session from the panel.
 
-Ending goes through the very END_SESSION statement clients use (domain/sessions/repository.py),
+Ending goes through the very END_SESSION statement clients use (domain/licensing/session_statements.py),
 run on the panel's transaction via db.unit_of_work.sql_connection, so a staff end and a client end
 follow one rule: a session that had already timed out is recorded as a timeout.
 """
@@ -19,9 +19,9 @@ from licenseserver.db.models import ClientSession, Customer, License
 from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.clients.service import current_session_timeout, session_timeout_expression
+from licenseserver.domain.licensing import session_statements as repo
 from licenseserver.domain.licensing.session_rules import live_condition
-from licenseserver.domain.sessions import repository as repo
-from licenseserver.domain.sessions.service import END_REASON_ADMIN, session_not_found
+from licenseserver.domain.licensing.sessions import END_REASON_ADMIN, session_not_found
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import as_utc
 

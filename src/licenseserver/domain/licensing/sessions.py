@@ -12,11 +12,15 @@ from typing import Any
 
 from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import Client, ClientCache
-from licenseserver.domain.licensing import repository as licenses
+from licenseserver.domain.licensing import license_statements as licenses
+from licenseserver.domain.licensing import session_statements as repo
 from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import require_usable
-from licenseserver.domain.sessions import repository as repo
-from licenseserver.domain.sessions.schemas import SessionEndRequest, SessionHeartbeatRequest, SessionStartRequest
+from licenseserver.domain.licensing.session_schemas import (
+    SessionEndRequest,
+    SessionHeartbeatRequest,
+    SessionStartRequest,
+)
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import as_utc, iso_utc, utc_today
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from licenseserver.db.models import Activation, Customer, License
 from licenseserver.domain.customers.service import ordered_by_name
-from licenseserver.domain.licensing.admin_list import key_prefix_condition
+from licenseserver.domain.licensing.staff_list import key_prefix_condition
 
 SearchType = Literal["customer", "license", "device"]
 SEARCH_TYPES: tuple[SearchType, ...] = ("customer", "license", "device")

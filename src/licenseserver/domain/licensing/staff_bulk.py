@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licenseserver.db.models import Activation, ClientSession, License
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import Actor, record
-from licenseserver.domain.licensing.admin import license_snapshot
 from licenseserver.domain.licensing.locks import lock_licenses
+from licenseserver.domain.licensing.staff_edits import license_snapshot
 from licenseserver.domain.resources.service import release_resources_of_locked_licenses
 from licenseserver.kit.validation import MAX_ID
 
