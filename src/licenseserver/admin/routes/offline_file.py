@@ -24,10 +24,11 @@ from licenseserver.domain.signing.keys import ensure_current_key
 from licenseserver.domain.signing.offline import LicenseFile, build_license_file
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import iso_utc
+from licenseserver.kit.validation import MAX_ID
 
 router = APIRouter()
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 # The builder speaks the License API's English; staff read why in German, status and code kept.
 GERMAN_REFUSALS = {
     ErrorCode.LICENSE_INACTIVE: "Die Lizenz ist deaktiviert: keine Offline-Lizenzdatei.",

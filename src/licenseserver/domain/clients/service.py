@@ -123,6 +123,9 @@ def session_timeout_expression() -> ColumnElement[int]:
 
 
 class ClientCache:
+    """The current client, read at most once per TTL; a refresh is its own unit of work (one short
+    read on a connection of its own), never part of a request's transaction."""
+
     def __init__(self, db: Database, ttl_seconds: float) -> None:
         self._db = db
         self._value: TtlValue[Client | None] = TtlValue(self._load, ttl_seconds, None)

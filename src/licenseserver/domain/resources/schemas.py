@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 ResourceType = Literal["domain", "ipv4", "phone", "server"]
 ResourceStatus = Literal["available", "allocated", "quarantine"]
 MAX_BATCH = 1000
-ResourceId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+ResourceId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class PanelBody(BaseModel):
