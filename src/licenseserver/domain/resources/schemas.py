@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from licenseserver.kit.validation import MAX_ID
+
 ResourceType = Literal["domain", "ipv4", "phone", "server"]
 ResourceStatus = Literal["available", "allocated", "quarantine"]
 MAX_BATCH = 1000
