@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import secrets
 import sys
 import time
@@ -40,7 +39,8 @@ from admin_explain import explain_requests
 from admin_probe import GC_MS_HEADER, QUERIES_HEADER, SERVER_MS_HEADER, SQL_LOG_ENV
 from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.staff.service import create_admin
-from run_bench import HOST, Server, clean_env, cpu_model, free_port, memory_gib
+from report import machine_basics
+from run_bench import HOST, Server, clean_env, free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATABASE = "licenseserver_bench_admin"
@@ -312,20 +312,6 @@ def problems_of(small: SizeRun, large: SizeRun, latency_fails: bool = True) -> l
     return problems
 
 
-def machine() -> dict[str, str]:
-    with seed.connect(seed.DEFAULT_ADMIN_URL) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return {
-        "cpu": cpu_model(),
-        "cores": str(os.cpu_count()),
-        "memory": memory_gib(),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "postgresql": str(row[0]) if row else "unknown",
-        "load average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-    }
-
-
 def report(options: argparse.Namespace, runs: list[SizeRun], info: dict[str, str], workdir: Path) -> None:
     info["load average at end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
     say("\nMachine")
@@ -385,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     workdir = (options.results_dir / f"admin-lists-{stamp}").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    info = machine()
+    info = machine_basics(seed.DEFAULT_ADMIN_URL)
     runs: list[SizeRun] = []
     try:
         for size in (options.small, options.licenses):

@@ -139,13 +139,10 @@ def memory_gib() -> str:
     return "unknown"
 
 
-def machine_info(admin_url: str) -> dict[str, str]:
+def machine_basics(admin_url: str) -> dict[str, str]:
+    """The machine a figure was taken on, and how busy it was (every bench prints this)."""
     with seed.connect(admin_url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
-    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10, check=False)
-    versions = ", ".join(
-        f"{p} {metadata.version(p)}" for p in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "asyncpg")
-    )
     return {
         "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
@@ -153,9 +150,18 @@ def machine_info(admin_url: str) -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "postgresql": str(row[0]) if row else "unknown",
+        "load average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+    }
+
+
+def machine_info(admin_url: str) -> dict[str, str]:
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10, check=False)
+    versions = ", ".join(
+        f"{p} {metadata.version(p)}" for p in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi", "asyncpg")
+    )
+    return machine_basics(admin_url) | {
         "wrk": (wrk.stdout or wrk.stderr).splitlines()[0].split("[")[0].strip(),
         "stack": versions,
-        "load average at start": " ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
 
 

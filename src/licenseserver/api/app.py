@@ -29,21 +29,12 @@ from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 log = logging.getLogger(__name__)
 
 
-async def _sweep_once(state: ApiState) -> int:
-    """One sweep, its own unit of work (one UPDATE); none without a configured client."""
-    client = await state.clients.get()
-    if client is None:
-        return 0
-    async with state.db.autocommit() as conn:
-        return await sweep_timed_out_sessions(conn, client)
-
-
 async def sweep_sessions_forever(state: ApiState) -> None:
     """End timed-out sessions in the history now and then; live checks never wait for this."""
     while True:
         await asyncio.sleep(state.settings.session_sweep_seconds)
         try:
-            ended = await _sweep_once(state)
+            ended = await state.for_served_client(sweep_timed_out_sessions)
         except Exception as exc:  # a sweep that fails is retried next round
             log.warning("session sweep failed: %s", type(exc).__name__)
             continue

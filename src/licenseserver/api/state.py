@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from licenseserver.config import Settings
-from licenseserver.db.sql import Database, open_database
+from licenseserver.db.sql import Connection, Database, open_database
 from licenseserver.db.urls import PoolLimits
 from licenseserver.domain.api_key.service import ApiKeyCache
-from licenseserver.domain.clients.service import ClientCache
+from licenseserver.domain.clients.service import Client, ClientCache
 from licenseserver.domain.installation import sealing_secret
 from licenseserver.domain.settings.service import RateLimitCache, RateLimits
 from licenseserver.domain.signing.cache import SigningKeyCache
@@ -44,6 +45,15 @@ class ApiState:
             trusted_proxies=parse_networks(settings.trusted_proxies),
             signing=SigningKeyCache(db, lambda conn: sealing_secret(conn, settings)),
         )
+
+    async def for_served_client(self, work: Callable[[Connection, Client], Awaitable[int]]) -> int:
+        """`work` for the served client, as one unit of work on an autocommit connection (the sweep
+        and the live count are one statement each); 0 while no client is configured."""
+        client = await self.clients.get()
+        if client is None:
+            return 0
+        async with self.db.autocommit() as conn:
+            return await work(conn, client)
 
 
 def api_state(request: Request) -> ApiState:

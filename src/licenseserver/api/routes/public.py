@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from licenseserver.api.schemas import SIZE_ERRORS, HealthStatus, ServiceStatus, errors
-from licenseserver.api.state import ApiState, api_state
+from licenseserver.api.state import api_state
 from licenseserver.db.sql import Query
 from licenseserver.domain.licensing.sessions import count_live_sessions
 from licenseserver.kit.jsonresp import JsonResponse
@@ -51,19 +51,11 @@ async def health(request: Request) -> Response:
     return JsonResponse({"status": "healthy", "timestamp": iso_utc(utc_now())})
 
 
-async def _live_sessions(state: ApiState) -> int:
-    client = await state.clients.get()
-    if client is None:
-        return 0
-    async with state.db.autocommit() as conn:
-        return await count_live_sessions(conn, client)
-
-
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=errors(*SIZE_ERRORS))
 async def metrics(request: Request) -> Response:
     state = api_state(request)
     try:
-        live = await _live_sessions(state)
+        live = await state.for_served_client(count_live_sessions)
     except Exception:  # metrics must still be served while the database is away
         live = -1
     body, content_type = render_metrics(live)
