@@ -194,3 +194,50 @@ def test_verify_does_not_activate(world: TestWorld, api: TestClient) -> None:
 
     assert world.scalar("SELECT COUNT(*) FROM activations") == 0
     assert activate(api, key, "hw-1").json()["already_active"] is False
+
+
+SET_DEVICE = "UPDATE activations SET last_heartbeat = :t, app_version = '1.3.0'"
+
+
+def _stored_device(world: TestWorld) -> tuple[datetime, str | None]:
+    row = world.rows("SELECT last_heartbeat, app_version FROM activations")[0]
+    return db_time(row["last_heartbeat"]), row["app_version"]
+
+
+@pytest.mark.parametrize("age_seconds", [0, 50])
+def test_verify_within_a_minute_of_the_stored_heartbeat_writes_nothing(
+    world: TestWorld, api: TestClient, age_seconds: int
+) -> None:
+    # CONTRACT.md §5: the stored last_heartbeat may lag the newest verify by up to 60 s.
+    key = activated_license(world, api, "hw-1")
+    world.execute(SET_DEVICE, t=datetime.now(UTC) - timedelta(seconds=age_seconds))
+    before = _stored_device(world)
+
+    for _ in range(3):
+        assert verify(api, key, "hw-1", "1.3.0").json()["valid"] is True
+    assert verify(api, key, "hw-1", app_version=None).json()["valid"] is True
+
+    assert _stored_device(world) == before
+
+
+def test_verify_after_a_minute_refreshes_the_heartbeat(world: TestWorld, api: TestClient) -> None:
+    key = activated_license(world, api, "hw-1")
+    world.execute(SET_DEVICE, t=datetime.now(UTC) - timedelta(seconds=70))
+
+    assert verify(api, key, "hw-1", "1.3.0").json()["valid"] is True
+
+    heartbeat, version = _stored_device(world)
+    assert seconds_ago(heartbeat) < 10
+    assert version == "1.3.0"
+
+
+def test_verify_with_a_new_app_version_writes_at_once(world: TestWorld, api: TestClient) -> None:
+    key = activated_license(world, api, "hw-1")
+    stored = datetime.now(UTC) - timedelta(seconds=5)
+    world.execute(SET_DEVICE, t=stored)
+
+    assert verify(api, key, "hw-1", "1.4.0").json()["valid"] is True
+
+    heartbeat, version = _stored_device(world)
+    assert version == "1.4.0"
+    assert heartbeat > stored
