@@ -25,6 +25,9 @@ from licenseserver.db.engine import make_engine
 from tests.support import database
 from tests.support.world import TestWorld
 
+# Fixtures shared by several folders of tests.
+pytest_plugins = ["tests.support.minute_edge"]
+
 BACKENDS = ("sqlite", "postgresql")
 
 

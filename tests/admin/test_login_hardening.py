@@ -27,6 +27,9 @@ from licenseserver.kit import passwords
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, csrf_of, make_staff
 from tests.support.world import TestWorld
 
+# Bursts are counted exactly: keep each inside one minute of the counter (tests/support/minute_edge.py).
+pytestmark = pytest.mark.usefixtures("inside_one_minute")
+
 SECRET_KEY = "test-secret-key-for-the-login-tests"
 CSRF = "a-double-submit-token"
 LIMIT = 5  # the seeded log-in limit per minute

@@ -30,7 +30,8 @@ from tests.multi.rig import (
 from tests.support.redis_server import SHARED_REDIS_URL, PrivateRedis, require_shared_redis, unique_prefix
 from tests.support.world import TestWorld
 
-pytestmark = pytest.mark.slow
+# Bursts are counted exactly: keep each inside one minute of the counter (tests/support/minute_edge.py).
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("inside_one_minute")]
 
 T = TypeVar("T")
 
