@@ -39,14 +39,24 @@ def run_in_orm_transaction(database_url: str, work: Callable[[AsyncSession], Awa
     return run_blocking(lambda: in_transaction(database_url, work))
 
 
+# session.info key: the SQL-layer connection made for the session's current transaction.
+_SQL_CONNECTION = "sql_connection"
+
+
 async def sql_connection(session: AsyncSession) -> Connection:
+    """The driver connection under `session`, inside its transaction. Made once per transaction:
+    a rule that locks and then counts asks twice, and the second call costs no round trip."""
     connection = await session.connection()
+    transaction = session.get_transaction()
+    made = session.info.get(_SQL_CONNECTION)
+    if made is not None and made[0] is transaction:
+        return made[1]  # type: ignore[no-any-return]
     # asyncpg opens the ORM's transaction lazily, at the first statement: run one first, so our
     # raw statements land inside it.
     await connection.execute(text("SELECT 1"))
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None  # a checked-out connection always has its driver connection
-    if connection.dialect.name == "postgresql":
-        return PgConnection(driver)
-    return SqliteConnection(driver)
+    sql: Connection = PgConnection(driver) if connection.dialect.name == "postgresql" else SqliteConnection(driver)
+    session.info[_SQL_CONNECTION] = (transaction, sql)
+    return sql

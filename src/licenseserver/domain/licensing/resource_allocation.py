@@ -48,6 +48,12 @@ async def allocate_resources(
     request got some first, and the 409 rolls the whole request back (nothing is half-done)."""
     if not await _lock_license(session, license_id):
         raise license_not_found()
+    return await _allocate_locked(session, license_id, resource_ids, actor, resource_type)
+
+
+async def _allocate_locked(
+    session: AsyncSession, license_id: int, resource_ids: list[int], actor: str, resource_type: str | None
+) -> list[int]:
     await _check_requested(session, resource_ids, resource_type)
     taken = await repo.take_available(session, resource_ids, license_id, utc_now())
     if len(taken) != len(resource_ids):
@@ -74,7 +80,7 @@ async def allocate_by_type(
             ErrorCode.RESOURCE_NOT_AVAILABLE,
             f"Only {len(ids)} resources of type {resource_type} are available, {count} requested",
         )
-    return await allocate_resources(session, license_id, ids, actor, resource_type)
+    return await _allocate_locked(session, license_id, ids, actor, resource_type)
 
 
 async def release_resources_of_license(session: AsyncSession, license_id: int, actor: str) -> int:
