@@ -234,9 +234,13 @@ def test_quick_edit_a_license_in_the_list(page: Page, shared_servers: Servers, s
     screenshot(page, "licenses")
     row.get_by_role("button", name="Schnell bearbeiten").click()
 
+    # htmx moves the focus to the form's first field once the swap settles; typing before that
+    # lands in whichever field has the focus then, so wait for it as a person's eyes would.
+    expect(row.get_by_label("Gültig bis")).to_be_focused()
     field = row.get_by_label("Max. Geräte")
     expect(field).to_have_value("2")
     field.fill("7")
+    expect(field).to_have_value("7")
     row.get_by_role("button", name="Speichern").click()
 
     expect(row.get_by_role("button", name="Schnell bearbeiten")).to_be_visible()
