@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.testclient import TestClient
 
 from licenseserver.api.app import create_api_app
-from licenseserver.api.middleware import MAX_BODY_BYTES
+from licenseserver.api.guard import MAX_BODY_BYTES
 from tests.conftest import make_client
 from tests.fuzz.checks import OUR_CHECKS
 from tests.support.world import TestWorld

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from fastapi import FastAPI
@@ -80,15 +81,30 @@ async def on_unexpected(_request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, on_app_error)
-    app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_request_validation)
-    for exc_type in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(exc_type, on_database_unavailable)
-    app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, on_integrity_error)
-    app.add_exception_handler(sqlite3.IntegrityError, on_integrity_error)
-    app.add_exception_handler(ClientDisconnect, on_client_disconnect)
-    app.add_exception_handler(Exception, on_unexpected)
+    for exc_type, handler in ERROR_HANDLERS:
+        app.add_exception_handler(exc_type, handler)
 
 
-__all__ = ["DATABASE_UNAVAILABLE", "install_error_handlers", "invalid_request"]
+# Most specific first: `answer_for_error` takes the first entry whose type matches.
+ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Exception], Awaitable[Response]]], ...] = (
+    (AppError, on_app_error),
+    (HTTPException, on_http_error),
+    (RequestValidationError, on_request_validation),
+    *((exc_type, on_database_unavailable) for exc_type in DATABASE_UNAVAILABLE),
+    (asyncpg.IntegrityConstraintViolationError, on_integrity_error),
+    (sqlite3.IntegrityError, on_integrity_error),
+    (ClientDisconnect, on_client_disconnect),
+    (Exception, on_unexpected),
+)
+
+
+async def answer_for_error(request: Request, exc: Exception) -> Response:
+    """The answer FastAPI's exception handlers would give, for a layer that runs outside them
+    (the client front, api/front.py)."""
+    for exc_type, handler in ERROR_HANDLERS:
+        if isinstance(exc, exc_type):
+            return await handler(request, exc)
+    return await on_unexpected(request, exc)  # pragma: no cover - Exception matches everything
+
+
+__all__ = ["DATABASE_UNAVAILABLE", "answer_for_error", "install_error_handlers", "invalid_request"]

@@ -36,7 +36,7 @@ def _accept_signature(scope: Scope) -> bytes | None:
     return b", ".join(values) if values else None
 
 
-def _request_path(scope: Scope) -> str:
+def request_path(scope: Scope) -> str:
     raw: bytes | None = scope.get("raw_path")
     if raw is None:
         return str(scope["path"])
@@ -109,7 +109,7 @@ class SignedSender:
         else:
             method = str(self.scope["method"]).upper()
             extra = signature_headers(
-                key, self.wanted, int(time.time()), start["status"], method, _request_path(self.scope), body
+                key, self.wanted, int(time.time()), start["status"], method, request_path(self.scope), body
             )
             start = {**start, "headers": [*start.get("headers", ()), *extra]}
         await self.downstream(start)

@@ -70,3 +70,9 @@ class _ReadNow(Collector):
     def collect(self) -> Iterable[Metric]:
         for name, (documentation, value) in self._values.items():
             yield GaugeMetricFamily(name, documentation, value=value)
+
+
+def count_request(app: str, method: str, route: str, status: int, seconds: float) -> None:
+    """One answered request, by its route template (never the raw path)."""
+    HTTP_REQUESTS.labels(app, method, route, str(status)).inc()
+    HTTP_LATENCY.labels(app, route).observe(seconds)
