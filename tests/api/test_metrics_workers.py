@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from licenseserver.kit.metrics import TALLY_WRITE_SECONDS
 from tests.conftest import free_port
 from tests.support.world import TestWorld
 
@@ -54,6 +55,8 @@ def test_metrics_sum_over_workers(pg_world: TestWorld, tmp_path: Path) -> None:
         # Fresh connections per request so both workers get a share of the requests.
         for _ in range(REQUESTS):
             assert httpx.get(f"{base_url}/api/version/latest", headers=headers).status_code == 200
+        # Each worker writes its totals for the others' scrapes once a second.
+        time.sleep(TALLY_WRITE_SECONDS + 0.5)
         scrapes = {_served_count(httpx.get(f"{base_url}/metrics").text) for _ in range(6)}
         assert scrapes == {float(REQUESTS)}
     finally:

@@ -11,11 +11,11 @@ from typing import Any
 
 import promql_parser
 import pytest
-from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from licenseserver.kit import metrics as project_metrics
 from licenseserver.kit.errors import ErrorCode
+from licenseserver.kit.tally import TallyMetric
 from licenseserver.serving import DEFAULT_PORTS
 from tests.deploy.files import COMPOSE, DEPLOYMENT_DOC, MONITORING, load_yaml
 from tests.deploy.test_kubernetes import api_paths
@@ -36,8 +36,8 @@ def exported() -> dict[str, set[str]]:
     """Every series name the API's /metrics can carry, with the label names it can have."""
     labels_of: dict[str, set[str]] = {}
     for metric in vars(project_metrics).values():
-        if isinstance(metric, MetricWrapperBase):
-            labels_of[metric._name.removesuffix("_total")] = set(metric._labelnames)
+        if isinstance(metric, TallyMetric):
+            labels_of[metric.name.removesuffix("_total")] = set(metric.labelnames)
     text, _ = project_metrics.render_metrics(0)
     series: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(text.decode()):

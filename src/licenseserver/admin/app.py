@@ -36,6 +36,7 @@ from licenseserver.admin.state import AdminState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.installation import SECRET_KEY_NAME, ensure_secret
 from licenseserver.kit.http_metrics import MetricsMiddleware
+from licenseserver.kit.metrics import tally_written
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -79,7 +80,8 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
         # took 90-190 ms each before (bench/admin_lists.py, the slow first-page requests).
         gc.freeze()
         try:
-            yield
+            async with tally_written():
+                yield
         finally:
             await state.sql_db.close()
             await state.engine.dispose()

@@ -23,7 +23,7 @@ from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.licensing.sessions import sweep_timed_out_sessions
 from licenseserver.kit.http_metrics import MetricsMiddleware
-from licenseserver.kit.metrics import SESSIONS_ENDED
+from licenseserver.kit.metrics import SESSIONS_ENDED, tally_written
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
         await state.db.open()
         sweeper = asyncio.create_task(sweep_sessions_forever(state))
         try:
-            yield
+            async with tally_written():
+                yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

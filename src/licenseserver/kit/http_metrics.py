@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licenseserver.kit.clientaddr import Network, client_address
 from licenseserver.kit.logs import ACCESS_LOG, REQUEST_ID, log_request, request_id_for
-from licenseserver.kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from licenseserver.kit.metrics import count_request
 
 
 class MetricsMiddleware:
@@ -45,8 +45,7 @@ class MetricsMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(self.app_name, scope["method"], template, str(status)).inc()
-            HTTP_LATENCY.labels(self.app_name, template).observe(elapsed)
+            count_request(self.app_name, scope["method"], template, status, elapsed)
             if ACCESS_LOG.isEnabledFor(logging.INFO):
                 client = client_address(scope, self.trusted_proxies)
                 log_request(scope["method"], template, scope["path"], status, elapsed, client, self.app_name)

@@ -1,44 +1,42 @@
-"""Prometheus metrics of both apps. With several worker processes the `serve` command sets
-PROMETHEUS_MULTIPROC_DIR before any worker starts, and `/metrics` merges every worker's files."""
+"""Prometheus metrics of both apps, counted in-process (kit/tally.py) and exported at scrape.
+With several worker processes the `serve` command sets PROMETHEUS_MULTIPROC_DIR before any
+worker starts; each worker writes its totals there once a second and `/metrics` adds them up."""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-)
-from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from licenseserver.kit.tally import SnapshotCollector, TallyCounter, TallyFiles, TallyHistogram, snapshot
+
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# How often a worker writes its totals for the others' scrapes to add up.
+TALLY_WRITE_SECONDS = 1.0
 PREFIX = "licenseserver"
 
-# `_created` series double the output and no dashboard of ours reads them.
-disable_created_metrics()  # type: ignore[no-untyped-call]
-
-HTTP_REQUESTS = Counter(
+HTTP_REQUESTS = TallyCounter(
     f"{PREFIX}_http_requests_total", "HTTP requests by route template and status", ["app", "method", "route", "status"]
 )
-HTTP_LATENCY = Histogram(
+HTTP_LATENCY = TallyHistogram(
     f"{PREFIX}_http_request_duration_seconds",
     "Time to answer a request, by route template",
     ["app", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
-ACTIVATIONS = Counter(f"{PREFIX}_activations_total", "Activation requests by result", ["result"])
-VERIFICATIONS = Counter(f"{PREFIX}_verifications_total", "Verify requests by result", ["result"])
-SESSIONS_STARTED = Counter(f"{PREFIX}_sessions_started_total", "Sessions started")
-SESSIONS_REFUSED = Counter(f"{PREFIX}_sessions_refused_total", "Session starts refused, by code", ["code"])
-SESSIONS_ENDED = Counter(f"{PREFIX}_sessions_ended_total", "Sessions ended, by reason", ["reason"])
-RATE_LIMITED = Counter(f"{PREFIX}_rate_limited_total", "Requests refused by a rate limit", ["scope"])
-RATE_LIMIT_FALLBACKS = Counter(
+ACTIVATIONS = TallyCounter(f"{PREFIX}_activations_total", "Activation requests by result", ["result"])
+VERIFICATIONS = TallyCounter(f"{PREFIX}_verifications_total", "Verify requests by result", ["result"])
+SESSIONS_STARTED = TallyCounter(f"{PREFIX}_sessions_started_total", "Sessions started")
+SESSIONS_REFUSED = TallyCounter(f"{PREFIX}_sessions_refused_total", "Session starts refused, by code", ["code"])
+SESSIONS_ENDED = TallyCounter(f"{PREFIX}_sessions_ended_total", "Sessions ended, by reason", ["reason"])
+RATE_LIMITED = TallyCounter(f"{PREFIX}_rate_limited_total", "Requests refused by a rate limit", ["scope"])
+RATE_LIMIT_FALLBACKS = TallyCounter(
     f"{PREFIX}_ratelimit_fallbacks_total",
     "Rate-limit decisions taken in-process because Redis did not answer in time",
     ["limiter"],
@@ -47,17 +45,60 @@ RATE_LIMIT_FALLBACKS = Counter(
 
 def render_metrics(live_sessions: int) -> tuple[bytes, str]:
     """The exposition text: every process's counters plus gauges read from the database now."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    files = _tally_files()
+    if files is not None:
         registry = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(SnapshotCollector(files.read_all))
         counters = generate_latest(registry)
     else:
-        from prometheus_client import REGISTRY
-
         counters = generate_latest(REGISTRY)
     scrape = CollectorRegistry()
     scrape.register(_ReadNow({f"{PREFIX}_sessions_live": ("Sessions live right now", live_sessions)}))
     return counters + generate_latest(scrape), CONTENT_TYPE_LATEST
+
+
+_files: list[TallyFiles] = []
+
+
+def _tally_files() -> TallyFiles | None:
+    """This worker's file in the shared folder, when there is one (made in the worker, after
+    the fork, so it is named by the worker's pid)."""
+    folder = os.environ.get(METRICS_DIR_VARIABLE)
+    if not folder:
+        return None
+    if not _files:
+        _files.append(TallyFiles(folder))
+        atexit.register(_files[0].write)
+    return _files[0]
+
+
+async def _keep_writing(files: TallyFiles) -> None:
+    while True:
+        await asyncio.sleep(TALLY_WRITE_SECONDS)
+        with contextlib.suppress(OSError):  # a full or vanished folder costs metrics, never requests
+            files.write()
+
+
+@contextlib.asynccontextmanager
+async def tally_written() -> AsyncIterator[None]:
+    """While an app serves: with several workers, write this one's totals for the others'
+    scrapes every TALLY_WRITE_SECONDS, and once more when it stops."""
+    files = _tally_files()
+    if files is None:
+        yield
+        return
+    writer = asyncio.create_task(_keep_writing(files))
+    try:
+        yield
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        with contextlib.suppress(OSError):
+            files.write()
+
+
+REGISTRY.register(SnapshotCollector(snapshot))
 
 
 class _ReadNow(Collector):

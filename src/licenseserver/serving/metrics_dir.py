@@ -1,4 +1,4 @@
-"""Where several worker processes keep the metrics `/metrics` merges."""
+"""Where several worker processes keep the metric totals `/metrics` adds up (kit/metrics.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+from licenseserver.kit.metrics import METRICS_DIR_VARIABLE
 
 
 @contextlib.contextmanager
 def metrics_shared_by_workers(workers: int) -> Iterator[None]:
-    """Several workers keep their metrics in files of one folder that /metrics merges. Called
-    before anything imports prometheus_client, which reads the variable once. A folder we make is
-    removed at exit; one the operator gives is theirs (it should be empty at start)."""
+    """Several workers write their metric totals to files of one folder that /metrics adds up.
+    Called before the workers start (they inherit the variable). A folder we make is removed at
+    exit; one the operator gives is theirs (it should be empty at start)."""
     if workers <= 1 or os.environ.get(METRICS_DIR_VARIABLE):
         yield
         return
