@@ -35,18 +35,20 @@ def add_licenses_in_every_state(world: TestWorld, today: date) -> dict[str, int]
 
 
 def add_devices(world: TestWorld, license_id: int, ages_in_days: list[int], active: bool = True) -> None:
-    """One device per age, activated that many days ago; machine names DEV-<license>-<n>."""
+    """One device per age, activated that many days ago; machine names DEV-<license>-<n>, n
+    counting on from the license's devices already there."""
+    first = int(world.scalar("SELECT count(*) FROM activations WHERE license_id = :i", i=license_id))
 
     async def add(session: AsyncSession) -> None:
         now = datetime.now().astimezone()
-        for number, age in enumerate(ages_in_days):
+        for number, age in enumerate(ages_in_days, start=first):
             session.add(
                 Activation(
                     license_id=license_id,
                     hardware_hash=f"{license_id:04d}{number:04d}" + "ab" * 30,
                     machine_name=f"DEV-{license_id}-{number}",
                     app_version="2.1.0",
-                    activated_at=now - timedelta(days=age),
+                    activated_at=now - timedelta(days=age, minutes=10),
                     last_heartbeat=now - timedelta(minutes=5),
                     is_active=active,
                     deactivated_at=None if active else now,

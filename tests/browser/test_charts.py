@@ -27,8 +27,9 @@ def test_dashboard_charts_show_the_seeded_figures_and_lead_to_the_devices(
 ) -> None:
     today = datetime.now(UTC).date()
     ids = add_licenses_in_every_state(pg_world, today)
-    add_devices(pg_world, ids["open-1"], DEVICE_AGES)
+    add_devices(pg_world, ids["open-1"], DEVICE_AGES[:3])
     add_devices(pg_world, ids["soon-1"], [1])
+    add_devices(pg_world, ids["open-1"], DEVICE_AGES[3:])
     add_sessions(pg_world, ids["open-2"], [0, 0, 0, 0, 1, 2, 2, 9, 16, 23])
     log_in(page, servers)
 
