@@ -111,6 +111,13 @@ async def _license_forms(session: AsyncSession, customer_id: int, today: date) -
             )
             for state in ("active", "inactive", "expired", "expiring", "not_yet_valid")
         },
+        **{
+            f"state column {state}": Forms(
+                python(lambda lic, s=state: rules.license_state(lic, today) == s),  # type: ignore[misc]
+                await _orm_keys(session, rules.state_column(today) == state),
+            )
+            for state in ("active", "inactive", "expired", "expiring", "not_yet_valid")
+        },
     }
 
 
@@ -120,6 +127,8 @@ def test_license_predicates_agree_in_every_form(world: TestWorld) -> None:
     forms = run_in_orm_transaction(world.database_url, lambda s: _license_forms(s, customer_id, today))
     for name in ("usable", "inactive", "expired", "not yet valid", "expiring soon"):
         forms[name].assert_agree(name)
+    for state in ("active", "inactive", "expired", "expiring", "not_yet_valid"):
+        forms[f"state column {state}"].assert_agree(f"state column {state}")
     # A filter may list more than the licenses shown in its state (an ended inactive license is
     # listed as expired too), never fewer; "active" lists the usable ones, "expiring" among them.
     for state in ("active", "inactive", "expired", "expiring", "not_yet_valid"):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
+from licenseserver.admin.charts.reports import leads_chart
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
 from licenseserver.admin.query_params import EntityId, list_link
@@ -61,6 +62,7 @@ async def overview_page(
         "query": query,
         "link": list_link("/leads/", {"q": query.q, "type": query.type}),
         "stats": await queries.lead_stats(db),
+        "lead_chart": await leads_chart(db),
         "notice": _notice(request),
         "error": error.message if error else "",
         "problems": problems or [],

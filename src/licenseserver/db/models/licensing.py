@@ -108,7 +108,9 @@ class Activation(Base):
     hardware_hash: Mapped[str] = mapped_column(String(HARDWARE_HASH_MAX), nullable=False)
     machine_name: Mapped[str] = mapped_column(String(MACHINE_NAME_MAX), nullable=False, server_default="")
     app_version: Mapped[str | None] = mapped_column(String(VERSION_MAX), nullable=True)
-    activated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    # Indexed for the dashboard's activations per week: a range of the last weeks, not every
+    # device (bench/dashboard_charts.py, docs/performance.md).
+    activated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
     last_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -34,7 +34,9 @@ class ClientSession(Base):
     machine_id: Mapped[str] = mapped_column(String(MACHINE_NAME_MAX), nullable=False, server_default="")
     hardware_hash: Mapped[str] = mapped_column(String(HARDWARE_HASH_MAX), nullable=False)
     app_version: Mapped[str | None] = mapped_column(String(VERSION_MAX), nullable=True)
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    # Indexed for the dashboard's sessions per day (a range of the last 30 days of a history that
+    # keeps growing). Never updated, so heartbeats stay HOT updates all the same.
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
     last_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal, Protocol
 
-from sqlalchemy import ColumnElement, and_, not_, or_
+from sqlalchemy import ColumnElement, and_, case, not_, or_
 
 from licenseserver.db.models import License
 from licenseserver.db.sql import Row
@@ -132,6 +132,18 @@ def license_state(lic: LicenseTerms, today: date) -> LicenseState:
     if is_expiring_soon(lic, today):
         return "expiring"
     return "active"
+
+
+def state_column(today: date) -> ColumnElement[str]:
+    """`license_state` in SQL: the one state shown for each license, checked in the same order,
+    so counting by it splits the licenses without overlap (the dashboard's chart by state)."""
+    return case(
+        (inactive_condition(), "inactive"),
+        (not_yet_valid_condition(today), "not_yet_valid"),
+        (expired_condition(today), "expired"),
+        (expiring_soon_condition(today), "expiring"),
+        else_="active",
+    )
 
 
 def state_condition(state: LicenseState, today: date) -> ColumnElement[bool]:

@@ -9,6 +9,7 @@ activation commits or rolls back together with its audit entry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from licenseserver.domain.licensing.rules import license_not_found
 from licenseserver.domain.licensing.schemas import ActivateRequest
 from licenseserver.domain.licensing.staff_sessions import end_open_session_of_device
 from licenseserver.kit.errors import AppError, ErrorCode
+from licenseserver.kit.paging import Page, PageRequest, page_of
 from licenseserver.kit.timefmt import iso_utc
 
 
@@ -47,6 +49,50 @@ async def license_overview(session: AsyncSession, license_id: int) -> LicenseOve
     if row is None:
         raise license_not_found()
     return LicenseOverview(row[0], row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveDeviceRow:
+    """An active device in the list across all licenses (the dashboard's "Aktive Geräte")."""
+
+    id: int
+    license_id: int
+    license_key: str
+    customer_id: int
+    customer_name: str
+    machine_name: str
+    hardware_hash: str
+    app_version: str | None
+    activated_at: datetime
+    last_heartbeat: datetime
+
+
+async def active_devices(session: AsyncSession, wanted: PageRequest) -> Page[ActiveDeviceRow]:
+    """Every active device of every license, newest activation first: walked backwards along
+    the primary key, one page plus one row at a time, joined to its license and customer by
+    their keys (no COUNT: kit/paging tells the total on the last page)."""
+    query = (
+        select(
+            Activation.id,
+            Activation.license_id,
+            License.license_key,
+            Customer.id.label("customer_id"),
+            Customer.name.label("customer_name"),
+            Activation.machine_name,
+            Activation.hardware_hash,
+            Activation.app_version,
+            Activation.activated_at,
+            Activation.last_heartbeat,
+        )
+        .join(License, License.id == Activation.license_id)
+        .join(Customer, Customer.id == License.customer_id)
+        .where(Activation.is_active)
+        .order_by(Activation.id.desc())
+        .limit(wanted.fetch)
+        .offset(wanted.offset)
+    )
+    rows = [ActiveDeviceRow(**row._mapping) for row in await session.execute(query)]
+    return page_of(rows, wanted)
 
 
 async def license_key_of(session: AsyncSession, license_id: int) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,12 +40,3 @@ async def dashboard_counts(session: AsyncSession) -> DashboardCounts:
         )
     ).one()
     return DashboardCounts(*(int(value or 0) for value in row))
-
-
-async def activations_per_day(session: AsyncSession, days: int = 30) -> list[tuple[date, int]]:
-    """New activations per UTC day over the last `days` days, zero-filled, oldest first."""
-    first_day = utc_today() - timedelta(days=days - 1)
-    day = func.date(Activation.activated_at)
-    rows = await session.execute(select(day, func.count()).where(Activation.activated_at >= first_day).group_by(day))
-    counts = {str(d): int(n) for d, n in rows}
-    return [(first_day + timedelta(days=i), counts.get(str(first_day + timedelta(days=i)), 0)) for i in range(days)]
