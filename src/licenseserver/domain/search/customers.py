@@ -14,7 +14,7 @@ def customer_condition(q: str) -> ColumnElement[bool]:
     return or_(Customer.name.icontains(q, autoescape=True), Customer.email.icontains(q, autoescape=True))
 
 
-def customer_statement() -> Select[Any]:
+def customer_statement() -> Select[*tuple[Any, ...]]:
     """Ordered by the caller (customers.service.ordered_by_name). The count is a correlated
     subquery on ix_licenses_customer_id, run for the shown customers only."""
     licenses = select(func.count()).select_from(License).where(License.customer_id == Customer.id)

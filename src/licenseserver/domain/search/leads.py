@@ -17,7 +17,7 @@ def lead_condition(q: str) -> ColumnElement[bool]:
     return LeadInstitution.name.icontains(q, autoescape=True)
 
 
-def lead_statement() -> Select[Any]:
+def lead_statement() -> Select[*tuple[Any, ...]]:
     # coalesce(name, name): no index delivers this order, so PostgreSQL finds the matches by
     # the trigram index and sorts them, instead of walking the name index and testing each row
     # (what made a common word slow for customers: customers.service.ordered_by_name).
@@ -56,7 +56,7 @@ def contact_condition(q: str) -> ColumnElement[bool]:
     return LeadContact.id.in_(select(matching.c[0]))
 
 
-def contact_statement(q: str) -> Select[Any]:
+def contact_statement(q: str) -> Select[*tuple[Any, ...]]:
     """The contact, its institution and the first matching detail (shown for the shown rows only)."""
     detail = (
         select(LeadContactDetail.value)

@@ -17,7 +17,7 @@ def license_condition(q: str) -> ColumnElement[bool]:
     return false() if by_key is None else by_key
 
 
-def license_statement() -> Select[Any]:
+def license_statement() -> Select[*tuple[Any, ...]]:
     return (
         select(License.id, License.license_key, License.is_active, Customer.name)
         .join(Customer, Customer.id == License.customer_id)
@@ -37,7 +37,7 @@ def device_condition(q: str) -> ColumnElement[bool]:
     return or_(lower_prefix(Activation.machine_name, q), lower_prefix(Activation.hardware_hash, q))
 
 
-def device_statement() -> Select[Any]:
+def device_statement() -> Select[*tuple[Any, ...]]:
     return (
         select(
             Activation.id,

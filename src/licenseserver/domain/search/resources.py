@@ -19,7 +19,7 @@ def resource_condition(q: str) -> ColumnElement[bool]:
     return lower_prefix(Resource.identifier, q)
 
 
-def resource_statement(q: str) -> Select[Any]:
+def resource_statement(q: str) -> Select[*tuple[Any, ...]]:
     """The exact identifier first, then the longer ones in order."""
     exact = case((func.lower(Resource.identifier) == q.lower(), 0), else_=1)
     return (

@@ -19,7 +19,7 @@ from licenseserver.domain.search.hits import SearchGroup, SearchHit, SearchType
 @dataclass(frozen=True, slots=True)
 class Kind:
     condition: Callable[[str], ColumnElement[bool]]
-    statement: Callable[[str], Select[Any]]  # columns, joins and order; takes the text
+    statement: Callable[[str], Select[*tuple[Any, ...]]]  # columns, joins and order; takes the text
     hit: Callable[[Any], SearchHit]
     table: Any  # what the COUNT counts
 
