@@ -79,8 +79,9 @@ def _typed(samples: admin_seed.Samples) -> list[str]:
     return [name[:5] for name in samples.names]
 
 
-# Session check and refresh, then a query and (beyond the limit) a COUNT per kind.
-GLOBAL_SEARCH_BOUND = 2 + 2 * 3
+# Session check and refresh, the customers' match probe, then a query and (beyond the limit) a
+# COUNT per kind: customers, licenses, devices, leads, lead contacts, resources.
+GLOBAL_SEARCH_BOUND = 2 + 1 + 2 * 6
 PROBES = (
     Probe("license list, first page", lambda s, n: ["/licenses"]),
     Probe("search by key prefix", lambda s, n: [_url("/licenses", q=k[: 4 + i % 6]) for i, k in enumerate(s.keys)]),
@@ -111,6 +112,30 @@ PROBES = (
     Probe(
         "global search, a common word",
         lambda s, n: [_url("/api/global-search", q=word) for word in ("desktop", "laptop", "gmbh")],
+        False,
+        GLOBAL_SEARCH_BOUND,
+    ),
+    Probe(
+        "global search, a lead name",
+        lambda s, n: [_url("/api/global-search", q=name) for name in s.records.lead_names],
+        False,
+        GLOBAL_SEARCH_BOUND,
+    ),
+    Probe(
+        "global search, a resource IP",
+        lambda s, n: [_url("/api/global-search", q=ip) for ip in s.records.resource_ips],
+        False,
+        GLOBAL_SEARCH_BOUND,
+    ),
+    Probe(
+        "global search, a contact e-mail",
+        lambda s, n: [_url("/api/global-search", q=mail) for mail in s.records.contact_emails],
+        False,
+        GLOBAL_SEARCH_BOUND,
+    ),
+    Probe(
+        "header box's live list, a lead name",
+        lambda s, n: [_url("/search/live", q=name) for name in s.records.lead_names],
         False,
         GLOBAL_SEARCH_BOUND,
     ),

@@ -10,7 +10,8 @@ the benchmark can pick real keys and names to search for. Shapes the lists care 
   over the customers with one customer in a hundred owning many; 50 % perpetual, 40 %
   subscription, 10 % trial; created over five years (ids rise with creation, like a real
   installation); some inactive, expired, expiring or not yet valid;
-- activations: 0, 1 or 2 devices per license (one per license on average), a tenth deactivated.
+- activations: 0, 1 or 2 devices per license (one per license on average), a tenth deactivated;
+- leads and resources for the global search: bench/admin_seed_records.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import psycopg
 
 import seed
+from admin_seed_records import RecordSamples, record_samples, seed_records
 
 SURNAMES = (  # noqa: SIM905 (a word list reads better as text)
     "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer Koch Bauer"
@@ -75,6 +77,7 @@ def seed_lists(url: str, scale: Scale) -> Counts:
         seed_customers(conn, scale)
         seed_licenses(conn, scale)
         seed_activations(conn)
+        seed_records(conn, scale.licenses, SURNAMES)
     with connect(url) as conn:
         # What autovacuum does on a long-lived installation: statistics for the planner and
         # the visibility map for index-only scans.
@@ -167,6 +170,7 @@ class Samples:
     names: list[str]  # "surname trade": a few dozen customers each
     surnames: list[str]  # about 2 % of the customers each
     devices: list[str]  # start of a hardware hash
+    records: RecordSamples  # lead names, contact e-mails, resource addresses
 
 
 def samples(url: str, count: int = 10) -> Samples:
@@ -176,11 +180,13 @@ def samples(url: str, count: int = 10) -> Samples:
         keys = [r[0] for r in conn.execute(f"SELECT license_key FROM licenses {spread}", (count,))]
         names = [r[0] for r in conn.execute(f"SELECT name FROM customers {spread}", (count,))]
         hashes = [r[0] for r in conn.execute(f"SELECT hardware_hash FROM activations {spread}", (count,))]
+        records = record_samples(conn, count)
     return Samples(
         keys=keys,
         names=[" ".join(name.split()[:2]) for name in names],
         surnames=[name.split()[0] for name in names],
         devices=[h[:8] for h in hashes],
+        records=records,
     )
 
 

@@ -1,5 +1,5 @@
-"""Global search: the reference's GET /api/global-search and the /search page behind the search
-box of every page."""
+"""Global search: the reference's GET /api/global-search, the /search page behind the search box
+of every page, and the box's live list of hits (/search/live, loaded by static/search.js)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,32 @@ from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff
 from licenseserver.admin.rendering import render
-from licenseserver.domain.licensing.staff_search import SEARCH_TYPES, SearchType, global_search
+from licenseserver.domain.search.hits import SEARCH_TYPES, SearchType
+from licenseserver.domain.search.service import global_search
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.validation import Text
 
 router = APIRouter()
-PAGE_LIMIT = 25  # hits per kind on the /search page
-LABELS = {"customer": "Kunden", "license": "Lizenzen", "device": "Geräte"}
+PAGE_LIMIT = 10  # hits per kind on the /search page
+LIVE_LIMIT = 5  # hits per kind in the search box's list
+LABELS = {
+    "customer": "Kunden",
+    "license": "Lizenzen",
+    "device": "Geräte",
+    "lead": "Leads",
+    "lead_contact": "Lead-Kontakte",
+    "resource": "Ressourcen",
+}
+# Where all matches of a kind are listed (each list's own search finds at least these).
+FULL_LISTS = {
+    "customer": "/customers",
+    "license": "/licenses",
+    "lead": "/leads/",
+    "lead_contact": "/leads/",
+    "resource": "/resources",
+}
+SearchText = Annotated[Text, Query(max_length=100)]
 
 
 @router.get("/api/global-search")
@@ -28,20 +46,32 @@ async def global_search_json(
     type: SearchType | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
-    """Hits of every kind (customers, then licenses, then devices) up to `limit`; `total` counts
-    all matches, also those beyond the limit."""
+    """Hits of every kind (customers, licenses, devices, leads, lead contacts, resources) up to
+    `limit` in all; `total` counts all matches, also those beyond the limit, and `groups` each
+    kind's count."""
     if not q.strip():
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "Invalid request: q: must not be blank")
     groups = await global_search(db, q.strip(), (type,) if type else SEARCH_TYPES, limit)
     results = [hit.as_json() for group in groups for hit in group.hits][:limit]
-    return JsonResponse({"results": results, "total": sum(group.total for group in groups)})
+    counts = [{"type": group.type, "total": group.total} for group in groups]
+    return JsonResponse({"results": results, "total": sum(group.total for group in groups), "groups": counts})
+
+
+def _context(query: str, groups: list[object], limit: int) -> dict[str, object]:
+    return {"search_query": query, "groups": groups, "labels": LABELS, "full_lists": FULL_LISTS, "limit": limit}
 
 
 @router.get("/search")
-async def search_page(
-    request: Request, db: Db, staff: Staff, q: Annotated[Text, Query(max_length=100)] = ""
-) -> Response:
+async def search_page(request: Request, db: Db, staff: Staff, q: SearchText = "") -> Response:
     query = q.strip()
     groups = await global_search(db, query, SEARCH_TYPES, PAGE_LIMIT) if query else []
-    context = {"search_query": query, "groups": groups, "labels": LABELS, "page_limit": PAGE_LIMIT}
-    return render(request, "search/results.html", context)
+    return render(request, "search/results.html", _context(query, list(groups), PAGE_LIMIT))
+
+
+@router.get("/search/live")
+async def search_live(request: Request, db: Db, staff: Staff, q: SearchText = "") -> Response:
+    """The header box's list while staff type: a fragment, the non-empty groups only."""
+    query = q.strip()
+    groups = await global_search(db, query, SEARCH_TYPES, LIVE_LIMIT) if query else []
+    found = [group for group in groups if group.total]
+    return render(request, "search/_live.html", _context(query, list(found), LIVE_LIMIT))

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licenseserver.db.models.base import Base, UtcDateTime, created_at_column
+from licenseserver.db.models.indexes import trigram_index
 
 INSTITUTION_TYPES = ("university", "company", "government", "other")
 DETAIL_TYPES = ("email", "phone")
@@ -22,6 +23,8 @@ USERNAME_MAX = 100
 
 class LeadInstitution(Base):
     __tablename__ = "lead_institutions"
+    # The global search finds a lead by any part of its name (migration 0009, bench/admin_lists.py).
+    __table_args__ = (trigram_index("ix_lead_institutions_name_trgm", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), nullable=False, index=True)
@@ -35,6 +38,11 @@ class LeadInstitution(Base):
 
 class LeadContact(Base):
     __tablename__ = "lead_contacts"
+    # The global search matches each word of a text against first or last name (migration 0009).
+    __table_args__ = (
+        trigram_index("ix_lead_contacts_first_name_trgm", "first_name"),
+        trigram_index("ix_lead_contacts_last_name_trgm", "last_name"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     institution_id: Mapped[int] = mapped_column(
@@ -50,6 +58,8 @@ class LeadContactDetail(Base):
     """An e-mail address or phone number of a contact, with a label such as "Büro"."""
 
     __tablename__ = "lead_contact_details"
+    # The global search finds a contact by any part of an e-mail address or phone number (0009).
+    __table_args__ = (trigram_index("ix_lead_contact_details_value_trgm", "value"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(

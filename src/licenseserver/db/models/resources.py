@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licenseserver.db.models.base import Base, UtcDateTime, created_at_column
+from licenseserver.db.models.indexes import lower_prefix_index
 
 RESOURCE_TYPES = ("domain", "ipv4", "phone", "server")
 RESOURCE_STATES = ("available", "allocated", "quarantine")
@@ -15,7 +16,12 @@ RESOURCE_STATES = ("available", "allocated", "quarantine")
 
 class Resource(Base):
     __tablename__ = "resources"
-    __table_args__ = (UniqueConstraint("resource_type", "identifier", name="uq_resources_type_identifier"),)
+    __table_args__ = (
+        UniqueConstraint("resource_type", "identifier", name="uq_resources_type_identifier"),
+        # The global search finds a resource by its identifier, whole or its beginning, in any
+        # case: `lower(identifier) LIKE 'text%'` (migration 0009, bench/admin_lists.py).
+        lower_prefix_index("ix_resources_identifier_prefix", "identifier"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     resource_type: Mapped[str] = mapped_column(String(20), nullable=False, index=True)

@@ -1,0 +1,56 @@
+"""What the global search answers: hits grouped by kind, each group with its full count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.orm import InstrumentedAttribute
+
+SearchType = Literal["customer", "license", "device", "lead", "lead_contact", "resource"]
+# The order of the groups on the page and in the JSON answer: the reference's kinds first.
+SEARCH_TYPES: tuple[SearchType, ...] = ("customer", "license", "device", "lead", "lead_contact", "resource")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    type: SearchType
+    id: int
+    title: str
+    subtitle: str  # the reference's words ("ACME Corp - Active"), for the JSON endpoint
+    url: str
+    page_subtitle: str = ""  # the panel's German words, when they differ
+    license_count: int | None = None  # customers only
+
+    def as_json(self) -> dict[str, Any]:
+        """The reference's five keys; a customer adds its license count."""
+        answer: dict[str, Any] = {
+            "type": self.type,
+            "id": self.id,
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "url": self.url,
+        }
+        if self.license_count is not None:
+            answer["license_count"] = self.license_count
+        return answer
+
+
+@dataclass(frozen=True, slots=True)
+class SearchGroup:
+    type: SearchType
+    hits: list[SearchHit]
+    total: int  # every match, also those beyond the limit
+
+    @property
+    def more(self) -> int:
+        """Matches not shown ("weitere N")."""
+        return self.total - len(self.hits)
+
+
+def lower_prefix(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bool]:
+    """`lower(column) LIKE 'text%'` with the text's wildcards taken literally: an index on
+    lower(column) text_pattern_ops serves it on PostgreSQL (db/models/indexes.py)."""
+    escaped = text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return func.lower(column).like(escaped + "%", escape="/")
