@@ -20,6 +20,7 @@ from licenseserver.admin.routes import (
     auth,
     customers,
     dashboard,
+    favicon,
     health,
     leads,
     leads_api,
@@ -60,6 +61,7 @@ ROUTERS = tuple(
         leads_api,
         leads_transfer,
         health,
+        favicon,
     )
 )
 
