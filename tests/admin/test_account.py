@@ -19,6 +19,7 @@ SECRET_TEXT = re.compile(r'<code class="mono totp-secret">([A-Z2-7 ]+)</code>')
 ENROLMENT_FIELD = re.compile(r'name="enrolment" value="([^"]+)"')
 PANEL_SECRET_KEY = "test-secret-key-for-the-panel"  # the `panel` fixture's
 NEW_PASSWORD = "a-new-password-2025"
+RECOVERY_CODE = re.compile(r"<li><code>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})</code></li>")
 
 
 def post(panel: TestClient, path: str, data: dict[str, str]) -> Any:
@@ -33,13 +34,19 @@ def start_enrolment(panel: TestClient) -> tuple[str, str]:
     return secret_match.group(1).replace(" ", ""), token_match.group(1)
 
 
-def enrol(panel: TestClient) -> tuple[str, str]:
-    """Switch TOTP on the way a person does; returns the secret and the code used."""
+def enrol_with_recovery_codes(panel: TestClient) -> tuple[str, str, list[str]]:
+    """Switch TOTP on the way a person does; returns the secret, the code used and the recovery
+    codes the answer shows (the account page itself, with the codes this once)."""
     secret, token = start_enrolment(panel)
     code = pyotp.TOTP(secret).now()
     response = post(panel, "/account/totp", {"enrolment": token, "code": code})
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/account?saved=totp_enabled"
+    assert response.status_code == 200, response.text
+    assert "Die Zwei-Faktor-Anmeldung ist eingerichtet." in response.text
+    return secret, code, RECOVERY_CODE.findall(response.text)
+
+
+def enrol(panel: TestClient) -> tuple[str, str]:
+    secret, code, _codes = enrol_with_recovery_codes(panel)
     return secret, code
 
 

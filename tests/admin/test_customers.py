@@ -187,3 +187,48 @@ def test_customer_select_feed(world: TestWorld, staff_panel: TestClient) -> None
         response = staff_panel.get(f"/api/customers?{bad}")
         assert response.status_code == 400
         assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+# --- a second customer with the same e-mail address ---------------------------------------------
+
+
+def test_a_new_customer_with_a_known_email_is_warned_about_and_saved_only_when_confirmed(
+    world: TestWorld, staff_panel: TestClient
+) -> None:
+    first = world.customer("Erste GmbH", "einkauf@firma.example")
+    form = {"name": "Zweite GmbH", "email": "Einkauf@FIRMA.example"}  # the same address, other case
+    before = world.snapshot()
+    warned = staff_panel.post("/customers/new", data=form, follow_redirects=False)
+    assert warned.status_code == 409
+    assert "Diese E-Mail-Adresse hat bereits ein anderer Kunde. Nichts gespeichert." in warned.text
+    assert f'<a href="/customers/{first}/edit">Erste GmbH</a>' in warned.text
+    assert 'name="confirmed_email" value="Einkauf@FIRMA.example"' in warned.text
+    assert 'value="Zweite GmbH"' in warned.text  # the form keeps what was typed
+    assert world.snapshot() == before
+    # Confirmed for another address than the one now typed: warned again.
+    other = {"name": "Zweite GmbH", "email": "einkauf@firma.example", "confirmed_email": "alt@firma.example"}
+    assert staff_panel.post("/customers/new", data=other, follow_redirects=False).status_code == 409
+    confirmed = staff_panel.post(
+        "/customers/new", data={**form, "confirmed_email": form["email"]}, follow_redirects=False
+    )
+    assert confirmed.status_code == 303
+    assert world.scalar("SELECT COUNT(*) FROM customers WHERE lower(email) = 'einkauf@firma.example'") == 2
+    assert [e["action"] for e in audit(world)] == ["create"]
+
+
+def test_editing_a_customer_warns_only_about_other_customers_with_the_address(
+    world: TestWorld, staff_panel: TestClient
+) -> None:
+    world.customer("Erste GmbH", "info@erste.example")
+    second = world.customer("Zweite GmbH", "info@zweite.example")
+    own = staff_panel.post(
+        f"/customers/{second}/edit", data={"name": "Zweite AG", "email": "info@zweite.example"}, follow_redirects=False
+    )
+    assert own.status_code == 303  # its own address is no duplicate
+    taken = {"name": "Zweite AG", "email": "info@erste.example"}
+    warned = staff_panel.post(f"/customers/{second}/edit", data=taken, follow_redirects=False)
+    assert warned.status_code == 409 and "Trotzdem speichern" in warned.text
+    assert world.scalar("SELECT email FROM customers WHERE id = :i", i=second) == "info@zweite.example"
+    confirmed = {**taken, "confirmed_email": "info@erste.example"}
+    assert staff_panel.post(f"/customers/{second}/edit", data=confirmed, follow_redirects=False).status_code == 303
+    assert world.scalar("SELECT email FROM customers WHERE id = :i", i=second) == "info@erste.example"

@@ -252,13 +252,55 @@ def test_a_file_with_other_columns_is_refused(world: TestWorld, staff_panel: Tes
     assert refused(world, staff_panel, b"") == [(1, "Kopfzeile", "fehlt: die Datei ist leer")]
 
 
-def test_a_file_in_another_encoding_is_refused_with_its_lines(world: TestWorld, staff_panel: TestClient) -> None:
+def test_a_windows_1252_file_is_read_as_such_and_the_report_says_so(world: TestWorld, staff_panel: TestClient) -> None:
+    rows = [HEADER, "m;Müller GmbH;company;;k;Jürgen;Weiß;Geschäftsführer „Vertrieb“;email;jw@mueller.example;Büro"]
+    data = "\r\n".join(rows).encode("cp1252")  # what Excel with German settings saves as "CSV"
+    response = staff_panel.post("/leads/import", files={"file": ("l.csv", data)}, follow_redirects=False)
+    assert response.status_code == 303, response.text[:500]
+    assert lead_data(world) == [
+        (
+            "Müller GmbH",
+            "company",
+            None,
+            [("Jürgen", "Weiß", "Geschäftsführer „Vertrieb“", [("email", "jw@mueller.example", "Büro")])],
+        )
+    ]
+    page = staff_panel.get(response.headers["location"]).text
+    assert "Import abgeschlossen: 1 Institution(en) angelegt." in page
+    assert "Die Datei wurde als Windows-1252 gelesen (nicht UTF-8)." in page
+    [entry] = audit(world, "lead_institution")
+    assert json.loads(entry["after"])["encoding"] == "cp1252"
+
+
+def test_a_windows_1252_file_with_bad_rows_reports_them_and_how_it_was_read(
+    world: TestWorld, staff_panel: TestClient
+) -> None:
+    data = "\r\n".join([HEADER, "b;Bär AG;verein;;;;;;;;"]).encode("cp1252")
+    response = staff_panel.post("/leads/import", files={"file": ("l.csv", data)})
+    assert response.status_code == 400
+    assert "Die Datei wurde als Windows-1252 gelesen" in html.unescape(response.text)
+    assert [p[:2] for p in problems_of(response)] == [(2, "institution_type")]
+
+
+def test_a_file_in_no_readable_encoding_is_refused_with_its_lines_and_the_tip(
+    world: TestWorld, staff_panel: TestClient
+) -> None:
     rows = [HEADER, good_row(1), "i2;Universität Köln;university;;;;;;;;", good_row(3), "i4;Bär AG;company;;;;;;;;"]
-    latin1 = "\r\n".join(rows).encode("latin-1")
-    problems = refused(world, staff_panel, latin1)
+    # 0x81 is one of the five bytes Windows-1252 leaves undefined
+    undefined = "\r\n".join(rows).encode("cp1252").replace(b"\xe4", b"\x81")
+    tip = "„CSV UTF-8“"
+    response = staff_panel.post("/leads/import", files={"file": ("l.csv", undefined)})
+    assert response.status_code == 400 and tip in html.unescape(response.text)
+    problems = problems_of(response)
     assert [(p[0], p[1]) for p in problems] == [(3, "Datei"), (5, "Datei")]
     assert all("ist nicht UTF-8" in p[2] for p in problems)
-    utf16 = "\r\n".join(rows).encode("utf-16")
+    # Mixed: one line UTF-8 with umlauts, another Windows-1252. Either reading garbles a line.
+    mixed = "\r\n".join(rows[:3]).encode("utf-8") + b"\r\n" + "\r\n".join(rows[3:]).encode("cp1252")
+    assert [(p[0], p[1]) for p in refused(world, staff_panel, mixed)] == [(5, "Datei")]
+    # With a byte order mark the file says it is UTF-8, so it is not read as anything else.
+    with_bom = BOM + "\r\n".join(rows).encode("cp1252")
+    assert [(p[0], p[1]) for p in refused(world, staff_panel, with_bom)] == [(3, "Datei"), (5, "Datei")]
+    utf16 = "\r\n".join(rows).encode("utf-16")  # NUL bytes everywhere: no plausible text
     assert refused(world, staff_panel, utf16)[0][:2] == (1, "Datei")
 
 
@@ -304,6 +346,36 @@ def test_every_bad_row_is_reported_and_nothing_is_written(world: TestWorld, staf
     assert reasons[8] == "Kunde 999 existiert nicht"
     assert reasons[10] == "hat 3 Felder statt 11"
     assert reasons[12] == "muss eine ganze Zahl sein"
+
+
+def test_a_row_with_three_problems_gets_three_messages(world: TestWorld, staff_panel: TestClient) -> None:
+    # no name, an unknown type, a bad e-mail: one row, every problem reported at once
+    lines = [HEADER, good_row(2), "i3;;club;;c3;Eva;Drei;;email;eva(at)firma.example;"]
+    assert refused(world, staff_panel, "\r\n".join(lines).encode()) == [
+        (3, "institution_name", "darf nicht leer sein"),
+        (3, "institution_type", "muss einer der Werte 'university', 'company', 'government' oder 'other' sein"),
+        (3, "detail_value", "ist keine gültige E-Mail-Adresse"),
+    ]
+
+
+def test_a_row_reports_its_own_problems_and_its_differences_from_earlier_rows(
+    world: TestWorld, staff_panel: TestClient
+) -> None:
+    lines = [
+        HEADER,
+        "a;Firma A;company;;k;Max;Muster;;email;max@a.example;",
+        "a;Firma B;other;;k;Moritz;Muster;;phone;ruf an;",  # two institution and one contact difference, a bad phone
+        "z;Firma Z;company;999;k;Max;;;;;",  # an unknown customer and an empty last name
+    ]
+    problems = refused(world, staff_panel, "\r\n".join(lines).encode())
+    assert [(line, field) for line, field, _ in problems] == [
+        (3, "detail_value"),
+        (3, "institution_name"),
+        (3, "institution_type"),
+        (3, "first_name"),
+        (4, "last_name"),
+        (4, "customer_id"),
+    ]
 
 
 def test_rows_of_separators_alone_are_bad_rows_not_skipped(world: TestWorld, staff_panel: TestClient) -> None:

@@ -190,6 +190,9 @@ UNSAFE: dict[tuple[str, str], Unsafe] = {
     ("POST", "/account/totp/disable"): Unsafe(
         "/account/totp/disable", "form", lambda ids: {"password": STAFF_PASSWORD}, False
     ),
+    ("POST", "/account/recovery-codes"): Unsafe(
+        "/account/recovery-codes", "form", lambda ids: {"password": STAFF_PASSWORD}, False
+    ),
     ("POST", "/leads/create"): Unsafe("/leads/create", "form", lambda ids: {"name": "Firma Ost", "type": "company"}),
     ("POST", "/leads/update/{lead_id}"): Unsafe(
         "/leads/update/{lead}", "form", lambda ids: {"name": "Uni Nord-West", "type": "university"}

@@ -21,6 +21,7 @@ from licenseserver.admin.routes import (
     customers,
     dashboard,
     devices,
+    favicon,
     health,
     leads,
     leads_api,
@@ -63,6 +64,7 @@ ROUTERS = tuple(
         leads_api,
         leads_transfer,
         health,
+        favicon,
     )
 )
 

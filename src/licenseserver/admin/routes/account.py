@@ -22,7 +22,7 @@ from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
 from licenseserver.db.models import AdminUser
 from licenseserver.domain.audit.service import record
-from licenseserver.domain.staff import account
+from licenseserver.domain.staff import account, recovery_codes
 from licenseserver.domain.staff.service import StaffSession, enable_totp, is_totp_code, new_totp_secret, totp_uri
 from licenseserver.kit.errors import AppError, ErrorCode
 
@@ -32,6 +32,7 @@ SAVED_MESSAGES = {  # nosec B105  # messages shown after a change, no passwords
     "password": "Das Passwort wurde geändert. Andere Anmeldungen dieses Kontos wurden beendet.",
     "totp_enabled": "Die Zwei-Faktor-Anmeldung ist eingerichtet.",
     "totp_disabled": "Die Zwei-Faktor-Anmeldung wurde ausgeschaltet.",
+    "recovery_codes": "Neue Wiederherstellungscodes erzeugt. Die bisherigen gelten nicht mehr.",
 }
 
 
@@ -39,19 +40,30 @@ def _totp_on(admin: AdminUser) -> bool:
     return bool(admin.totp_secret_encrypted)
 
 
-def _account_page(request: Request, staff: StaffSession, error: str = "", status: int = 200) -> Response:
+async def _account_page(
+    request: Request,
+    db: Db,
+    staff: StaffSession,
+    error: str = "",
+    status: int = 200,
+    saved: str = "",
+    new_codes: list[str] | None = None,
+) -> Response:
+    """The account page; `new_codes` are recovery codes just made, shown in this answer only."""
     context = {
         "admin": staff.admin,
         "totp_on": _totp_on(staff.admin),
         "error": error,
-        "saved": SAVED_MESSAGES.get(request.query_params.get("saved", ""), ""),
+        "saved": SAVED_MESSAGES.get(saved or request.query_params.get("saved", ""), ""),
+        "recovery_codes_left": await recovery_codes.remaining(db, staff.admin.id) if _totp_on(staff.admin) else 0,
+        "new_recovery_codes": new_codes or [],
     }
     return render(request, "account/index.html", context, status_code=status)
 
 
 @router.get("/account")
-async def account_overview(request: Request, staff: Staff) -> Response:
-    return _account_page(request, staff)
+async def account_overview(request: Request, db: Db, staff: Staff) -> Response:
+    return await _account_page(request, db, staff)
 
 
 async def _check_password(request: Request, staff: StaffSession, password: str) -> None:
@@ -82,7 +94,7 @@ async def change_password(request: Request, db: Db, staff: Staff) -> Response:
     except AppError as exc:
         if exc.status != 400:
             raise
-        return _account_page(request, staff, exc.message, exc.status)
+        return await _account_page(request, db, staff, exc.message, exc.status)
     await record(db, actor_of(request, staff), "password_changed", "admin_user", admin.id)
     return RedirectResponse("/account?saved=password", status_code=303)
 
@@ -134,7 +146,30 @@ async def confirm_totp(request: Request, db: Db, staff: Staff) -> Response:
         return _enrolment_page(request, staff, token, secret, message, 400)
     actor = actor_of(request, staff)
     await record(db, actor, "totp_enabled", "admin_user", admin.id, {"totp_enabled": False}, {"totp_enabled": True})
-    return RedirectResponse("/account?saved=totp_enabled", status_code=303)
+    # Shown in this answer and never again (no redirect: the codes are not kept anywhere to show).
+    codes = await recovery_codes.replace_codes(db, secret_key, admin.id)
+    return await _account_page(request, db, staff, saved="totp_enabled", new_codes=codes)
+
+
+@router.post("/account/recovery-codes")
+async def regenerate_recovery_codes(request: Request, db: Db, staff: Staff) -> Response:
+    """Ten new recovery codes for the password; every older one stops working."""
+    fields = await form_fields(request)
+    admin = await _locked_admin(db, staff)
+    if not _totp_on(admin):
+        raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet.")
+    try:
+        await _check_password(request, staff, fields.get("password", ""))
+    except LoginThrottledError as exc:
+        return throttled_answer(request, exc)
+    except AppError as exc:
+        if exc.status != 400:
+            raise
+        return await _account_page(request, db, staff, exc.message, exc.status)
+    codes = await recovery_codes.replace_codes(db, admin_state(request).secret_key, admin.id)
+    count = {"recovery_codes": len(codes)}
+    await record(db, actor_of(request, staff), "recovery_codes_generated", "admin_user", admin.id, after=count)
+    return await _account_page(request, db, staff, saved="recovery_codes", new_codes=codes)
 
 
 @router.post("/account/totp/disable")
@@ -150,7 +185,7 @@ async def disable_totp(request: Request, db: Db, staff: Staff) -> Response:
     except AppError as exc:
         if exc.status != 400:
             raise
-        return _account_page(request, staff, exc.message, exc.status)
+        return await _account_page(request, db, staff, exc.message, exc.status)
     await account.turn_off_totp(db, admin)
     actor = actor_of(request, staff)
     await record(db, actor, "totp_disabled", "admin_user", admin.id, {"totp_enabled": True}, {"totp_enabled": False})

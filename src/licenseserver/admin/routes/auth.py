@@ -26,6 +26,7 @@ from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
 from licenseserver.db.models import AdminUser
 from licenseserver.domain.audit.service import Actor, record
+from licenseserver.domain.staff import recovery_codes
 from licenseserver.domain.staff.service import authenticate, close_session, open_session
 from licenseserver.kit.clientaddr import is_https
 from licenseserver.kit.validation import Text
@@ -87,7 +88,7 @@ async def login(
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=128)] = "",
-    totp: Annotated[str, Form(max_length=10)] = "",
+    totp: Annotated[str, Form(max_length=32)] = "",  # a TOTP code or a recovery code (xxxx-xxxx-xxxx)
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
     cookie = request.cookies.get(ANONYMOUS_CSRF_COOKIE, "")
@@ -106,12 +107,17 @@ async def login(
     except LoginThrottledError as exc:
         await record(db, actor, "login_throttled", "admin_user", entity_id)
         return throttled_answer(request, exc)
-    admin = await authenticate(db, admin_state(request).secret_key, username, password, totp)
-    if admin is None:
+    # A recovery code is typed into the code field: its attempt counts like a TOTP code's.
+    authenticated = await authenticate(db, admin_state(request).secret_key, username, password, totp)
+    if authenticated is None:
         await record(db, actor, "login_failed", "admin_user", entity_id)
         # One message for every failure: which part was wrong is the attacker's to find out.
         return _login_page(request, LOGIN_FAILED, 401, _safe_next(next), username=username)
     await attempt.give_back()
+    admin = authenticated.admin
+    if authenticated.recovery_code_used:
+        left = {"recovery_codes_left": await recovery_codes.remaining(db, admin.id)}
+        await record(db, actor, "recovery_code_used", "admin_user", admin.id, after=left)
     return await _logged_in(request, db, admin, actor, _safe_next(next))
 
 

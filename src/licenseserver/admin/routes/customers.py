@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
-from licenseserver.admin.formdata import checked_form, form_values, parse_form
+from licenseserver.admin.formdata import checked_form, form_text, form_values, parse_form
 from licenseserver.admin.query_params import EntityId, ListQuery, PageNumber, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.domain.audit.service import record
@@ -20,17 +21,23 @@ from licenseserver.domain.customers.service import (
     create_customer,
     customer_options,
     customer_snapshot,
+    customers_with_email,
     delete_customer,
     get_customer,
     list_customers,
     update_customer,
 )
-from licenseserver.kit.errors import AppError
+from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.validation import Text
 
 router = APIRouter()
 FIELDS = ("name", "email")
+CONFIRMED_EMAIL = "confirmed_email"  # the "Trotzdem speichern" button's field
+# A warning, not a refusal: nothing is saved until staff confirm (409, the form shown again).
+DUPLICATE_EMAIL = AppError(
+    409, ErrorCode.CONFLICT, "Diese E-Mail-Adresse hat bereits ein anderer Kunde. Nichts gespeichert."
+)
 
 
 class CustomerListQuery(ListQuery):
@@ -58,6 +65,7 @@ def _form_page(
     customer_id: int | None = None,
     error: AppError | None = None,
     license_count: int = 0,
+    same_email: list[tuple[int, str]] | None = None,
 ) -> Response:
     context = {
         "values": values,
@@ -65,8 +73,19 @@ def _form_page(
         "license_count": license_count,
         "error": error.message if error else "",
         "notice": _notice(request),
+        "same_email": same_email or [],
     }
     return render(request, "customers/form.html", context, status_code=error.status if error else 200)
+
+
+async def _unconfirmed_duplicate(
+    db: Db, form: FormData, email: str, customer_id: int | None = None
+) -> list[tuple[int, str]]:
+    """The other customers with this e-mail address, unless the form confirms saving it anyway
+    ("Trotzdem speichern" sends the address it warned about: a changed address is checked again)."""
+    if form_text(form, CONFIRMED_EMAIL).strip().lower() == email.lower():
+        return []
+    return await customers_with_email(db, email, except_id=customer_id)
 
 
 @router.get("/customers/new")
@@ -78,10 +97,13 @@ async def new_customer_form(request: Request, staff: Staff) -> Response:
 async def create_customer_from_form(request: Request, db: Db, staff: Staff) -> Response:
     values: dict[str, Any] = dict.fromkeys(FIELDS, "")  # shown again when the form cannot be read
     try:
-        values = form_values(await checked_form(request), FIELDS)
+        form = await checked_form(request)
+        values = form_values(form, FIELDS)
         data = parse_form(CustomerCreate, values)
     except AppError as error:
         return _form_page(request, values, error=error)
+    if same_email := await _unconfirmed_duplicate(db, form, str(data.email)):
+        return _form_page(request, values, error=DUPLICATE_EMAIL, same_email=same_email)
     customer = await create_customer(db, data)
     await record(db, actor_of(request, staff), "create", "customer", customer.id, after=customer_snapshot(customer))
     return RedirectResponse(f"/customers/{customer.id}/edit?notice=saved", status_code=303)
@@ -99,11 +121,15 @@ async def update_customer_from_form(request: Request, db: Db, staff: Staff, cust
     customer = await get_customer(db, customer_id)
     values = customer_snapshot(customer)  # shown again when the form cannot be read
     try:
-        values = form_values(await checked_form(request), FIELDS)
+        form = await checked_form(request)
+        values = form_values(form, FIELDS)
         data = parse_form(CustomerUpdate, values)
     except AppError as error:
         count = await count_licenses_of(db, customer.id)
         return _form_page(request, values, customer.id, error, count)
+    if same_email := await _unconfirmed_duplicate(db, form, str(data.email), customer.id):
+        count = await count_licenses_of(db, customer.id)
+        return _form_page(request, values, customer.id, DUPLICATE_EMAIL, count, same_email)
     before = await update_customer(db, customer, data)
     after = customer_snapshot(customer)
     if before != after:

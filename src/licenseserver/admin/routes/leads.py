@@ -18,7 +18,9 @@ from licenseserver.db.models.leads import INSTITUTION_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
 from licenseserver.domain.leads import queries, service
-from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, Problem
+from licenseserver.domain.leads.csv_encoding import ENCODING_NAMES, UTF8, read_as_note
+from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
+from licenseserver.domain.leads.import_problems import Problem
 from licenseserver.domain.leads.schemas import DETAIL_LABELS, FIELD_LABELS, TYPE_LABELS, InstitutionCreate
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.paging import MAX_PAGE, PageRequest
@@ -45,6 +47,9 @@ def _notice(request: Request) -> str:
     count = request.query_params.get("count", "")
     if notice and request.query_params.get("notice") == "imported" and count.isdigit():
         notice = f"Import abgeschlossen: {count} Institution(en) angelegt."
+        read_as = request.query_params.get("read_as", "")
+        if read_as in ENCODING_NAMES and read_as != UTF8:
+            notice += " " + read_as_note(read_as)
     return notice
 
 

@@ -11,8 +11,11 @@ from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form
 from licenseserver.admin.routes.leads import LeadListQuery, overview_page
 from licenseserver.domain.audit.service import record
-from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, ImportRefusedError
-from licenseserver.domain.leads.transfer import check_file, export_csv, write_plan
+from licenseserver.domain.leads.csv_encoding import UTF8
+from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES
+from licenseserver.domain.leads.import_check import check_file
+from licenseserver.domain.leads.import_problems import ImportRefusedError
+from licenseserver.domain.leads.transfer import export_csv, write_plan
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_today
 
@@ -51,14 +54,14 @@ async def import_leads(request: Request, db: Db, staff: Staff) -> Response:
     """All or nothing: a file with any problem writes nothing and the overview lists every one."""
     try:
         data = await _uploaded_bytes(request)
-        plan = await check_file(db, data)
+        checked = await check_file(db, data)
     except AppError as error:
         return await overview_page(request, db, LeadListQuery(), error=error)
     except ImportRefusedError as refusal:
-        count = len(refusal.problems)
-        refused = AppError(400, ErrorCode.VALIDATION_ERROR, f"Nichts importiert: {count} Problem(e) in der Datei.")
+        message = f"Nichts importiert: {len(refusal.problems)} Problem(e) in der Datei. {refusal.hint}".strip()
+        refused = AppError(400, ErrorCode.VALIDATION_ERROR, message)
         return await overview_page(request, db, LeadListQuery(), error=refused, problems=refusal.problems)
-    result = await write_plan(db, plan)
+    result = await write_plan(db, checked.institutions)
     after = {
         "institutions": result.institutions,
         "contacts": result.contacts,
@@ -67,5 +70,8 @@ async def import_leads(request: Request, db: Db, staff: Staff) -> Response:
         if result.institution_ids
         else [],
     }
+    if checked.encoding != UTF8:
+        after["encoding"] = checked.encoding
     await record(db, actor_of(request, staff), "import", "lead_institution", None, after=after)
-    return RedirectResponse(f"/leads/?notice=imported&count={result.institutions}", status_code=303)
+    read_as = "" if checked.encoding == UTF8 else f"&read_as={checked.encoding}"
+    return RedirectResponse(f"/leads/?notice=imported&count={result.institutions}{read_as}", status_code=303)

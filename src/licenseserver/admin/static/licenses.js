@@ -21,4 +21,20 @@
       detail.isError = false;
     }
   });
+  // Escape in a row's quick edit does what its "Abbrechen" button does: the row comes back
+  // unchanged, and the focus returns to the row's "Schnell bearbeiten" for the next key.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented || !event.target.closest) { return; }
+    var row = event.target.closest("tr.quick-edit-row");
+    var cancel = row && row.querySelector("form.quick-edit button[type=button][hx-get]");
+    if (!cancel) { return; }
+    event.preventDefault();
+    var rowId = row.id;
+    document.addEventListener("htmx:afterSettle", function refocus() {
+      var restored = document.getElementById(rowId);
+      var again = restored && restored.querySelector('[hx-get$="/quick-edit"]');
+      if (again) { again.focus(); }
+    }, { once: true });
+    cancel.click();
+  });
 })();

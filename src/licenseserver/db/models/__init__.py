@@ -7,11 +7,12 @@ from licenseserver.db.models.licensing import Activation, Customer, License
 from licenseserver.db.models.resources import Resource, ResourceHistory
 from licenseserver.db.models.sessions import ClientSession
 from licenseserver.db.models.signing import SigningKey
-from licenseserver.db.models.staff import AdminSession, AdminUser, AppSecret, AuditEntry
+from licenseserver.db.models.staff import AdminRecoveryCode, AdminSession, AdminUser, AppSecret, AuditEntry
 from licenseserver.db.models.system import RateLimitSettings, SystemApiKey
 
 __all__ = [
     "Activation",
+    "AdminRecoveryCode",
     "AdminSession",
     "AdminUser",
     "AppSecret",

@@ -25,6 +25,18 @@ class AdminUser(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class AdminRecoveryCode(Base):
+    """A one-time recovery code that logs in in place of a TOTP code. Only its keyed hash is
+    stored (domain/staff/recovery_codes.py says why not argon2); a used code's row is deleted."""
+
+    __tablename__ = "admin_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+
 class AdminSession(Base):
     """A logged-in browser. The cookie holds a random token; only its SHA-256 is stored."""
 

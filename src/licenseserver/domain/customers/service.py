@@ -57,6 +57,19 @@ async def create_customer(session: AsyncSession, data: CustomerCreate) -> Custom
     return customer
 
 
+async def customers_with_email(
+    session: AsyncSession, email: str, except_id: int | None = None, limit: int = 5
+) -> list[tuple[int, str]]:
+    """(id, name) of the first customers who already have this e-mail address, upper and lower
+    case alike: the panel warns before a second customer gets it. Not a constraint: two
+    customers (two departments of one company) may share an address on purpose."""
+    stmt = select(Customer.id, Customer.name).where(func.lower(Customer.email) == email.lower())
+    if except_id is not None:
+        stmt = stmt.where(Customer.id != except_id)
+    rows = await session.execute(stmt.order_by(Customer.id).limit(limit))
+    return [(row.id, row.name) for row in rows]
+
+
 async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
     customer = await session.get(Customer, customer_id)
     if customer is None:

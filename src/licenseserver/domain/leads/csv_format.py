@@ -1,7 +1,7 @@
 """The leads CSV file: its columns, the formula-injection guard and reading a file back into rows,
 with every problem reported by line. docs/leads.md describes the format for staff.
 
-- UTF-8 with a byte order mark (spreadsheet programs then read umlauts right), `;` between
+- Written as UTF-8 with a byte order mark (spreadsheet programs then read umlauts right), `;` between
   cells (what spreadsheet programs with German settings expect), CRLF line ends.
 - One row per contact detail; a contact without details and an institution without contacts
   each get one row with the rest empty. `institution_ref` and `contact_ref` tie the rows of one
@@ -18,6 +18,9 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from licenseserver.domain.leads.csv_encoding import BOM, UTF8, decode
+from licenseserver.domain.leads.import_problems import FILE_FIELD, HEADER_FIELD, ImportRefusedError, Problem
+
 COLUMNS = (
     "institution_ref",
     "institution_name",
@@ -32,30 +35,10 @@ COLUMNS = (
     "detail_label",
 )
 DELIMITER = ";"
-BOM = b"\xef\xbb\xbf"
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 MAX_IMPORT_ROWS = 10_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 GUARD = "'"
-FILE_FIELD = "Datei"
-HEADER_FIELD = "Kopfzeile"
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Why a file is refused: the line (1 = the header), the column or part, the reason."""
-
-    line: int
-    field: str
-    reason: str
-
-
-class ImportRefusedError(Exception):
-    """A file that is not imported, with every problem found."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s)")
-        self.problems = list(problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,25 +68,7 @@ def write_csv(rows: Iterable[Sequence[str]]) -> bytes:
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow([neutralise(cell) for cell in row])
-    return BOM + buffer.getvalue().encode("utf-8")
-
-
-def decode(data: bytes) -> str:
-    """The file as text: UTF-8 with or without BOM. Every line that is not UTF-8, or holds a NUL
-    byte, is reported (a UTF-8 character never contains the newline byte, so lines are exact)."""
-    data = data.removeprefix(BOM)
-    problems: list[Problem] = []
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            reason = f"ist nicht UTF-8 (Byte 0x{line[exc.start]:02x} an Stelle {exc.start + 1})"
-            problems.append(Problem(number, FILE_FIELD, reason))
-        if b"\x00" in line:
-            problems.append(Problem(number, FILE_FIELD, "enthält ein NUL-Zeichen"))
-    if problems:
-        raise ImportRefusedError(problems)
-    return data.decode("utf-8")
+    return BOM + buffer.getvalue().encode(UTF8)
 
 
 def _check_header(header: list[str] | None) -> None:
@@ -145,12 +110,27 @@ def _is_blank_line(record: list[str]) -> bool:
     return len(record) <= 1 and not "".join(record).strip()
 
 
+@dataclass(frozen=True, slots=True)
+class ReadFile:
+    rows: list[CsvRow]
+    problems: list[Problem]  # rows that could not be read
+    encoding: str  # csv_encoding.UTF8 or CP1252
+
+
 def read_rows(data: bytes) -> tuple[list[CsvRow], list[Problem]]:
+    """`read_file` without the encoding."""
+    read = read_file(data)
+    return read.rows, read.problems
+
+
+def read_file(data: bytes) -> ReadFile:
     """The data rows of a file, cells restored, blank lines skipped; and the rows that could not
     be read (wrong number of cells, broken quoting, beyond MAX_IMPORT_ROWS), for the caller to
-    report with the problems of the content. A file in another encoding, with NUL bytes or with
-    other columns is refused at once (ImportRefusedError): its rows cannot be trusted."""
-    records = _records(decode(data))
+    report with the problems of the content. A file in no encoding it can be read in
+    (csv_encoding.py), with NUL bytes or with other columns is refused at once
+    (ImportRefusedError): its rows cannot be trusted."""
+    decoded = decode(data)
+    records = _records(decoded.text)
     first = next(records, None)
     _check_header(first[1] if first else None)
     rows: list[CsvRow] = []
@@ -170,4 +150,4 @@ def read_rows(data: bytes) -> tuple[list[CsvRow], list[Problem]]:
             rows.append(CsvRow(line, {name: restore(cell) for name, cell in zip(COLUMNS, record, strict=True)}))
     except ImportRefusedError as refusal:  # broken CSV: what was found before it still counts
         problems.extend(refusal.problems)
-    return rows, problems
+    return ReadFile(rows, problems, decoded.encoding)

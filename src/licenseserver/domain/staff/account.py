@@ -1,5 +1,6 @@
-"""A staff member's own account: password change, second factor on and off, and the signed
-token that carries a TOTP secret through enrolment (nothing is stored before it is confirmed)."""
+"""A staff member's own account: password change, second factor on and off (with its recovery
+codes, recovery_codes.py), and the signed token that carries a TOTP secret through enrolment
+(nothing is stored before it is confirmed)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import AdminSession, AdminUser
+from licenseserver.domain.staff import recovery_codes
 from licenseserver.domain.staff.service import MIN_PASSWORD_LENGTH
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.passwords import hash_password, verify_password
@@ -74,4 +76,5 @@ async def turn_off_totp(session: AsyncSession, admin: AdminUser) -> None:
     admin.totp_secret_encrypted = None
     # A later enrolment starts afresh: its first code must not be refused as a "replay".
     admin.totp_last_step = None
+    await recovery_codes.delete_codes(session, admin.id)  # they stand in for a factor that is gone
     await session.flush()

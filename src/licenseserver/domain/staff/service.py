@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import AdminSession, AdminUser
+from licenseserver.domain.staff import recovery_codes
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.passwords import hash_password, needs_rehash, verify_password
 from licenseserver.kit.secretbox import seal, unseal
@@ -85,30 +86,55 @@ def _totp_secret(admin: AdminUser | None, secret_key: str) -> str | None:
     return unseal(secret_key, admin.totp_secret_encrypted)
 
 
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    admin: AdminUser
+    recovery_code_used: bool  # the second factor was a recovery code, now spent
+
+
+async def _second_factor(
+    session: AsyncSession, admin: AdminUser, secret: str | None, step: int | None, recovery_id: int | None
+) -> bool | None:
+    """None when the second factor fails; else whether a recovery code stood in for the TOTP code."""
+    if secret is None:
+        return None
+    if _is_fresh(admin, step):
+        admin.totp_last_step = step
+        return False
+    if recovery_id is not None and await recovery_codes.use_code(session, recovery_id):
+        return True
+    return None
+
+
 async def authenticate(
     session: AsyncSession, secret_key: str, username: str, password: str, totp_code: str
-) -> AdminUser | None:
-    """The admin these credentials log in, or None.
+) -> Authenticated | None:
+    """The admin these credentials log in, or None. The code is a TOTP code or, in its place,
+    one of the admin's recovery codes (spent by this log-in).
 
     Every failure does the same work, whichever part was wrong: one password verification (against
-    a dummy hash for an unknown name) and one code check (against a dummy secret for an account
-    without a second factor). So neither the answer nor its timing says that a password was right.
+    a dummy hash for an unknown name), one code check (against a dummy secret for an account
+    without a second factor) and, for text shaped like a recovery code, one lookup of it. So
+    neither the answer nor its timing says that a password was right.
     """
     admin = await find_admin(session, username)
     password_ok = await verify_password(admin.password_hash if admin else None, password)
     secret = _totp_secret(admin, secret_key)
     step = matching_totp_step(secret or DUMMY_TOTP_SECRET, totp_code.replace(" ", ""))
+    recovery_id = await recovery_codes.find_code(session, secret_key, admin.id if admin else 0, totp_code)
     if admin is None or not password_ok or not admin.is_active:
         return None
+    used_recovery = False
     if admin.totp_secret_encrypted:
-        if secret is None or not _is_fresh(admin, step):
+        second = await _second_factor(session, admin, secret, step, recovery_id)
+        if second is None:
             return None
-        admin.totp_last_step = step
+        used_recovery = second
     if needs_rehash(admin.password_hash):
         admin.password_hash = await hash_password(password)
     admin.last_login_at = utc_now()
     await session.flush()
-    return admin
+    return Authenticated(admin, used_recovery)
 
 
 @dataclass(frozen=True, slots=True)

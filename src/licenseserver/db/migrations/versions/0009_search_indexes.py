@@ -1,7 +1,7 @@
 """indexes for the global search over leads and resources
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-28 23:40:00.000000
 
 PostgreSQL only (SQLite keeps scanning; its installations are small), measured with
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

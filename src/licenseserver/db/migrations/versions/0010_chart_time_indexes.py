@@ -1,7 +1,7 @@
 """indexes on the times the dashboard's charts count by
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-11-28 23:30:00.000000
 
 activations.activated_at and sessions.started_at: the dashboard counts devices activated in the
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
