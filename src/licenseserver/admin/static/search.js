@@ -17,7 +17,9 @@
     list.hidden = true;
     var status = document.createElement("div");
     status.className = "gs-status";
-    status.setAttribute("role", "status");
+    // A live region without role="status": that role belongs to the page's one action message.
+    status.setAttribute("aria-live", "polite");
+    status.setAttribute("aria-atomic", "true");
     form.appendChild(list);
     form.appendChild(status);
     input.setAttribute("role", "combobox");
