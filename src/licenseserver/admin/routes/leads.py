@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.query_params import EntityId, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.leads import INSTITUTION_TYPES
@@ -26,7 +27,7 @@ from licenseserver.kit.validation import Text
 router = APIRouter()
 FIELDS = ("name", "type", "customer_id")
 PER_PAGE = 25
-NOTICES = {"deleted": "Institution gelöscht.", "saved": "Gespeichert.", "imported": "Import abgeschlossen."}
+NOTICES = {"deleted": _l("Institution gelöscht."), "saved": "Gespeichert.", "imported": _l("Import abgeschlossen.")}
 
 
 class LeadListQuery(BaseModel):
