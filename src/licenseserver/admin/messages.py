@@ -104,6 +104,8 @@ PLAIN = (
     N_("must be a version such as 1.2.0"),
     N_("Field required"),
     N_("invalid"),
+    # The release notes of the seeded first release (migration 0001): shown in the reader's language.
+    N_("Initial release"),
 )
 # Codes the refusals carry as values.
 RESOURCE_STATES = {"available": _l("verfügbar"), "allocated": _l("zugewiesen"), "quarantine": _l("in Quarantäne")}

@@ -55,7 +55,7 @@ def _masked(key: str | None) -> str:
 
 
 def _saved(request: Request) -> str:
-    return SAVED_MESSAGES.get(request.query_params.get("saved", ""), "")
+    return str(SAVED_MESSAGES.get(request.query_params.get("saved", ""), ""))
 
 
 def _defaults(request: Request) -> RateLimits:

@@ -50,9 +50,8 @@ async def customer_list(
 
 
 def _notice(request: Request) -> str:
-    return {"deleted": _l("Kunde gelöscht."), "saved": _l("Gespeichert.")}.get(
-        request.query_params.get("notice", ""), ""
-    )
+    notices = {"deleted": _l("Kunde gelöscht."), "saved": _l("Gespeichert.")}
+    return str(notices.get(request.query_params.get("notice", ""), ""))
 
 
 def _form_page(

@@ -45,7 +45,7 @@ def _notice(request: Request) -> str:
     count = request.query_params.get("count", "")
     if notice and request.query_params.get("notice") == "imported" and count.isdigit():
         notice = f"Import abgeschlossen: {count} Institution(en) angelegt."
-    return notice
+    return str(notice)
 
 
 async def overview_page(

@@ -94,7 +94,7 @@ def _small_int(text: str) -> int | None:
 
 def _notice(request: Request) -> str:
     template = NOTICES.get(request.query_params.get("notice", ""), "")
-    return template.format(n=_small_int(request.query_params.get("count", "")) or 0)
+    return str(template).format(n=_small_int(request.query_params.get("count", "")) or 0)
 
 
 def _labels() -> dict[str, Any]:
