@@ -150,8 +150,8 @@ def test_create_customer(page: Page, shared_servers: Servers, shared_world: Test
     screenshot(page, "customers")
 
     open_from_menu(page, "Audit-Log")
-    entry = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"customer {rows[0]['id']}", exact=True))
-    expect(entry).to_contain_text("create")
+    entry = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Kunde {rows[0]['id']}", exact=True))
+    expect(entry).to_contain_text("Angelegt")
     expect(entry).to_contain_text("rac00n")
     screenshot(page, "audit_log")
 

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.charts.reports import leads_chart
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.query_params import EntityId, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.leads import INSTITUTION_TYPES
@@ -29,7 +30,7 @@ from licenseserver.kit.validation import Text
 router = APIRouter()
 FIELDS = ("name", "type", "customer_id")
 PER_PAGE = 25
-NOTICES = {"deleted": "Institution gelöscht.", "saved": "Gespeichert.", "imported": "Import abgeschlossen."}
+NOTICES = {"deleted": _l("Institution gelöscht."), "saved": "Gespeichert.", "imported": _l("Import abgeschlossen.")}
 
 
 class LeadListQuery(BaseModel):
@@ -50,7 +51,7 @@ def _notice(request: Request) -> str:
         read_as = request.query_params.get("read_as", "")
         if read_as in ENCODING_NAMES and read_as != UTF8:
             notice += " " + read_as_note(read_as)
-    return notice
+    return str(notice)
 
 
 async def overview_page(
