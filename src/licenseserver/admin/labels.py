@@ -15,6 +15,8 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "password_changed": _l("Passwort geändert"),
     "totp_enabled": _l("Zwei-Faktor-Anmeldung eingerichtet"),
     "totp_disabled": _l("Zwei-Faktor-Anmeldung ausgeschaltet"),
+    "recovery_codes_generated": _l("Wiederherstellungscodes erzeugt"),
+    "recovery_code_used": _l("Mit Wiederherstellungscode angemeldet"),
     "language_changed": _l("Sprache geändert"),
     "create": _l("Angelegt"),
     "update": _l("Geändert"),
