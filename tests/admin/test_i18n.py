@@ -193,3 +193,25 @@ def test_numbers_and_dates_in_german_and_english() -> None:
     assert i18n.format_number(20001) == "20,001"
     assert i18n.format_day(date(2026, 12, 31)) == "Dec 31, 2026"
     i18n.use_language("de")
+
+
+def test_english_staff_read_charts_search_and_import_problems_in_english(
+    world: TestWorld, staff_panel: TestClient
+) -> None:
+    _seed(world, staff_panel)
+    csrf = staff_panel.headers["x-csrf-token"]
+    staff_panel.post("/account/language", data={"csrf_token": csrf, "language": "en"})
+    dashboard = visible_text(staff_panel.get("/").text)
+    assert "Licenses by state" in dashboard and "New activations" in dashboard
+    assert "Keine Daten" not in dashboard and "Lizenzen nach Status" not in dashboard
+    assert "Week " in dashboard and "KW " not in dashboard
+    found = visible_text(staff_panel.get("/search?q=omega").text)
+    assert "it@omega.example – 1 license" in found and "Lizenz" not in found
+    live = staff_panel.get("/search/live?q=srv1").text
+    assert "Server – allocated" in live and "zugewiesen" not in live
+    bad_header = "name;type\nUni;university\n".encode("cp1252")
+    refused = staff_panel.post("/leads/import", data={"csrf_token": csrf}, files={"file": ("l.csv", bad_header)})
+    assert refused.status_code == 400
+    text = visible_text(refused.text)
+    assert "Header line" in text and "the expected columns are" in text, text[-600:]
+    assert "erwartet" not in text and "Kopfzeile" not in text

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.core import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -96,6 +96,11 @@ def format_day(value: date | datetime | None) -> str:
         return NO_VALUE
     day = value.date() if isinstance(value, datetime) else value
     return format_date(day, "medium", locale=BABEL_LOCALES[_language.get()])
+
+
+def format_day_month(value: date) -> str:
+    """A day without its year, for chart axes: "28.11." in German, "11/28" in English."""
+    return format_skeleton("dM", value, locale=BABEL_LOCALES[_language.get()])
 
 
 def format_moment(value: datetime) -> str:

@@ -70,6 +70,12 @@ TEMPLATES = (
     N_("%(n)s Lizenz(en) deaktiviert."),
     N_("%(n)s Lizenz(en) gelöscht."),
     N_("darf höchstens %(le)s sein"),
+    # The lead import's checks (domain/leads: csv_encoding, csv_format, import_check).
+    N_("Die Datei wurde als %(encoding)s gelesen (nicht UTF-8)."),
+    N_("erwartet sind die Spalten %(columns)s (getrennt durch %(delimiter)s)"),
+    N_("es fehlen: %(columns)s"),
+    N_("unbekannt: %(columns)s"),
+    N_("ist kein gültiges CSV (%(problem)s)"),
 )
 # Single messages without values, English at the source (the API's and the panel's handlers').
 PLAIN = (
@@ -104,12 +110,27 @@ PLAIN = (
     N_("must be a version such as 1.2.0"),
     N_("Field required"),
     N_("invalid"),
+    # The lead import's problems and fields (German at the source).
+    N_("darf nicht leer sein"),
+    N_("muss eine ganze Zahl sein"),
+    N_("ist nicht UTF-8"),
+    N_("enthält ein NUL-Zeichen"),
+    N_("Tipp: die Datei in Excel unter „Speichern unter“ als „CSV UTF-8“ speichern."),
+    N_("fehlt, aber der Wert ist ausgefüllt"),
+    N_("fehlt: die Datei ist leer"),
+    N_("die Reihenfolge stimmt nicht"),
+    N_("Datei"),
+    N_("Kopfzeile"),
+    N_("Zeile"),
     # The release notes of the seeded first release (migration 0001): shown in the reader's language.
     N_("Initial release"),
 )
 # Codes the refusals carry as values.
 RESOURCE_STATES = {"available": _l("verfügbar"), "allocated": _l("zugewiesen"), "quarantine": _l("in Quarantäne")}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+# A message made of parts ("…; …" in a problem, "Sentence. Sentence." in a refusal with a hint):
+# translated part by part when the whole is no msgid and matches no template.
+PART_BREAK = re.compile(r"(; |(?<=\.) )")
 
 
 def _or_list(value: str) -> str:
@@ -158,4 +179,12 @@ def translate_message(message: object) -> str:
             continue
         values = {name: VALUE_TRANSLATIONS.get(name, str)(value) for name, value in match.groupdict().items()}
         return gettext(template) % values
-    return text
+    return _by_parts(text)
+
+
+def _by_parts(text: str) -> str:
+    parts = PART_BREAK.split(text)
+    if len(parts) == 1:
+        return text
+    # split keeps the separators at the odd places: they stay as they are.
+    return "".join(part if i % 2 else translate_message(part) for i, part in enumerate(parts))

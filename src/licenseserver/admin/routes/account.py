@@ -183,7 +183,7 @@ async def regenerate_recovery_codes(request: Request, db: Db, staff: Staff) -> R
     fields = await form_fields(request)
     admin = await _locked_admin(db, staff)
     if not _totp_on(admin):
-        raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet.")
+        raise AppError(409, ErrorCode.CONFLICT, N_("Die Zwei-Faktor-Anmeldung ist nicht eingerichtet."))
     try:
         await _check_password(request, staff, fields.get("password", ""))
     except LoginThrottledError as exc:

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form, form_text, form_values, parse_form
+from licenseserver.admin.i18n import N_
 from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.query_params import EntityId, ListQuery, PageNumber, list_link
 from licenseserver.admin.rendering import render
@@ -37,7 +38,7 @@ FIELDS = ("name", "email")
 CONFIRMED_EMAIL = "confirmed_email"  # the "Trotzdem speichern" button's field
 # A warning, not a refusal: nothing is saved until staff confirm (409, the form shown again).
 DUPLICATE_EMAIL = AppError(
-    409, ErrorCode.CONFLICT, "Diese E-Mail-Adresse hat bereits ein anderer Kunde. Nichts gespeichert."
+    409, ErrorCode.CONFLICT, N_("Diese E-Mail-Adresse hat bereits ein anderer Kunde. Nichts gespeichert.")
 )
 
 

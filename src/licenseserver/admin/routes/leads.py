@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.charts.reports import leads_chart
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.i18n import N_, gettext
 from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.query_params import EntityId, list_link
 from licenseserver.admin.rendering import render
@@ -19,7 +20,7 @@ from licenseserver.db.models.leads import INSTITUTION_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
 from licenseserver.domain.leads import queries, service
-from licenseserver.domain.leads.csv_encoding import ENCODING_NAMES, UTF8, read_as_note
+from licenseserver.domain.leads.csv_encoding import ENCODING_NAMES, UTF8
 from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from licenseserver.domain.leads.import_problems import Problem
 from licenseserver.domain.leads.schemas import DETAIL_LABELS, FIELD_LABELS, TYPE_LABELS, InstitutionCreate
@@ -30,6 +31,7 @@ from licenseserver.kit.validation import Text
 router = APIRouter()
 FIELDS = ("name", "type", "customer_id")
 PER_PAGE = 25
+READ_AS = N_("Die Datei wurde als %(encoding)s gelesen (nicht UTF-8).")
 NOTICES = {"deleted": _l("Institution gelöscht."), "saved": "Gespeichert.", "imported": _l("Import abgeschlossen.")}
 
 
@@ -47,10 +49,11 @@ def _notice(request: Request) -> str:
     notice = NOTICES.get(request.query_params.get("notice", ""), "")
     count = request.query_params.get("count", "")
     if notice and request.query_params.get("notice") == "imported" and count.isdigit():
-        notice = f"Import abgeschlossen: {count} Institution(en) angelegt."
+        notice = gettext("Import abgeschlossen: %(count)s Institution(en) angelegt.") % {"count": count}
         read_as = request.query_params.get("read_as", "")
         if read_as in ENCODING_NAMES and read_as != UTF8:
-            notice += " " + read_as_note(read_as)
+            # The domain's read_as_note, in the staff member's language.
+            notice += " " + gettext(READ_AS) % {"encoding": ENCODING_NAMES[read_as]}
     return str(notice)
 
 
