@@ -345,7 +345,7 @@ def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: T
     page.goto(f"{shared_servers.admin_url}/licenses/{lic_id}")
     expect(page.get_by_role("row").filter(has_text="hw-hafen-7").locator(".badge")).to_have_text("aktiv")
     screenshot(page, "license_detail")
-    session_row = page.get_by_role("row").filter(has_text="HAFEN-7").filter(has_text="admin")
+    session_row = page.get_by_role("row").filter(has_text="HAFEN-7").filter(has_text="durch Mitarbeiter beendet")
     expect(session_row).to_be_visible()
     expect(session_row.get_by_role("button", name="Beenden")).to_have_count(0)
 
