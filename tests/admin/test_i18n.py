@@ -207,6 +207,8 @@ def test_english_staff_read_charts_search_and_import_problems_in_english(
     assert "Week " in dashboard and "KW " not in dashboard
     found = visible_text(staff_panel.get("/search?q=omega").text)
     assert "it@omega.example – 1 license" in found and "Lizenz" not in found
+    leads = visible_text(staff_panel.get("/leads/").text)
+    assert "University" in leads and "Universität" not in leads and "Became a customer" in leads
     live = staff_panel.get("/search/live?q=srv1").text
     assert "Server – allocated" in live and "zugewiesen" not in live
     bad_header = "name;type\nUni;university\n".encode("cp1252")

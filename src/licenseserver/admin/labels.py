@@ -1,5 +1,5 @@
-"""Names of the codes the panel shows: audit actions and object types, session end reasons and
-resource types. The codes stay in the database and in filters; the operator reads these."""
+"""Names of the codes the panel shows: audit actions and object types, session end reasons,
+resource types and lead institution types. The codes stay in the database and in filters; the operator reads these."""
 
 from __future__ import annotations
 
@@ -69,6 +69,15 @@ RESOURCE_TYPES: dict[str, Any] = {
     "phone": _l("Telefonnummer"),
     "server": _l("Server"),
 }
+
+# The lead pages' names (domain/leads/schemas.py keeps the German ones for the domain's messages).
+INSTITUTION_TYPES: dict[str, Any] = {
+    "university": _l("Universität"),
+    "company": _l("Unternehmen"),
+    "government": _l("Behörde"),
+    "other": _l("Sonstige"),
+}
+DETAIL_TYPES: dict[str, Any] = {"email": _l("E-Mail"), "phone": _l("Telefon")}
 
 
 def label(labels: dict[str, Any], code: str | None) -> str:

@@ -8,9 +8,8 @@ copy of them in the domain."""
 from __future__ import annotations
 
 from licenseserver.admin.i18n import gettext, ngettext
-from licenseserver.admin.labels import RESOURCE_TYPES, label
+from licenseserver.admin.labels import INSTITUTION_TYPES, RESOURCE_TYPES, label
 from licenseserver.admin.messages import RESOURCE_STATES
-from licenseserver.domain.leads.schemas import TYPE_LABELS
 from licenseserver.domain.search.hits import SearchHit
 
 DASH = " – "
@@ -40,8 +39,7 @@ def hit_words(hit: SearchHit) -> str:
     if hit.type == "device":
         return gettext("Lizenz %(key)s") % {"key": hit.subtitle}
     if hit.type == "lead":
-        code = hit.subtitle.removeprefix("Lead - ")
-        return TYPE_LABELS.get(code, code)
+        return label(INSTITUTION_TYPES, hit.subtitle.removeprefix("Lead - "))
     if hit.type == "resource":
         return _resource(hit)
     return hit.page_subtitle or hit.subtitle

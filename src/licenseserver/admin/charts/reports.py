@@ -13,7 +13,7 @@ from licenseserver.admin.charts.bars import Bar, Series, bar_chart, stacked_bar_
 from licenseserver.admin.charts.lines import Point, line_chart
 from licenseserver.admin.i18n import format_day_month, gettext
 from licenseserver.admin.i18n import lazy_gettext as _l
-from licenseserver.domain.leads.schemas import TYPE_LABELS
+from licenseserver.admin.labels import INSTITUTION_TYPES, label
 from licenseserver.domain.reports import breakdowns, trends
 from licenseserver.domain.reports.periods import Period
 
@@ -69,4 +69,4 @@ async def leads_chart(session: AsyncSession) -> Markup:
         Series(gettext("Kunde geworden"), [counts.customers[t] for t in types]),
         Series(gettext("Offen"), [counts.open[t] for t in types]),
     ]
-    return stacked_bar_chart("chart-leads", str(LEADS), [TYPE_LABELS.get(t, t) for t in types], series)
+    return stacked_bar_chart("chart-leads", str(LEADS), [label(INSTITUTION_TYPES, t) for t in types], series)

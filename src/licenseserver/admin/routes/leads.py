@@ -14,6 +14,8 @@ from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
 from licenseserver.admin.i18n import N_, gettext
 from licenseserver.admin.i18n import lazy_gettext as _l
+from licenseserver.admin.labels import DETAIL_TYPES
+from licenseserver.admin.labels import INSTITUTION_TYPES as LEAD_TYPES
 from licenseserver.admin.query_params import EntityId, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.leads import INSTITUTION_TYPES
@@ -23,7 +25,7 @@ from licenseserver.domain.leads import queries, service
 from licenseserver.domain.leads.csv_encoding import ENCODING_NAMES, UTF8
 from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from licenseserver.domain.leads.import_problems import Problem
-from licenseserver.domain.leads.schemas import DETAIL_LABELS, FIELD_LABELS, TYPE_LABELS, InstitutionCreate
+from licenseserver.domain.leads.schemas import FIELD_LABELS, InstitutionCreate
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.paging import MAX_PAGE, PageRequest
 from licenseserver.kit.validation import Text
@@ -42,7 +44,7 @@ class LeadListQuery(BaseModel):
 
 
 def labels() -> dict[str, Any]:
-    return {"type_labels": TYPE_LABELS, "detail_labels": DETAIL_LABELS, "institution_types": INSTITUTION_TYPES}
+    return {"type_labels": LEAD_TYPES, "detail_labels": DETAIL_TYPES, "institution_types": INSTITUTION_TYPES}
 
 
 def _notice(request: Request) -> str:
