@@ -14,7 +14,8 @@ from licenseserver.kit.paging import MAX_PAGE
 from tests.support.world import TestWorld
 
 ROW = re.compile(r"<tr>\s*<td><time[^>]*>.*?</tr>", re.S)
-ACTION_CELL = re.compile(r'<td class="mono audit-action">([a-z0-9_]+)</td>')
+# The action code rides along as data-action; the cell shows its German name.
+ACTION_CELL = re.compile(r'<td class="audit-action" data-action="([a-z0-9_]+)">')
 INSERT = text(
     "INSERT INTO audit_log (created_at, actor, address, action, entity_type, entity_id, before, after)"
     " VALUES (:created_at, :actor, :address, :action, :entity_type, :entity_id, :before, :after)"

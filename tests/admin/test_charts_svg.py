@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from licenseserver.admin.charts.bars import Bar, Series, bar_chart, stacked_bar_chart
 from licenseserver.admin.charts.lines import Point, line_chart
-from licenseserver.admin.charts.svg import NO_DATA, Scale, german_number
+from licenseserver.admin.charts.svg import NO_DATA, Scale, chart_number
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -48,8 +48,8 @@ def test_a_chart_is_an_image_named_by_its_title_and_described_in_words() -> None
     assert "12.691" in texts(root, "value")
 
 
-def test_german_numbers_group_thousands_with_a_dot() -> None:
-    assert [german_number(n) for n in (0, 999, 1000, 12691, 1234567)] == ["0", "999", "1.000", "12.691", "1.234.567"]
+def test_chart_numbers_group_thousands_with_a_dot() -> None:
+    assert [chart_number(n) for n in (0, 999, 1000, 12691, 1234567)] == ["0", "999", "1.000", "12.691", "1.234.567"]
 
 
 @pytest.mark.parametrize(

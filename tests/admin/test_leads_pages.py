@@ -78,7 +78,7 @@ def test_create_and_update_refuse_bad_input(world: TestWorld, staff_panel: TestC
             assert response.status_code == 400, (path, form)
             assert "notice error" in response.text
     unknown_customer = staff_panel.post("/leads/create", data={"name": "A", "type": "company", "customer_id": "999"})
-    assert unknown_customer.status_code == 404 and "Customer 999 not found" in unknown_customer.text
+    assert unknown_customer.status_code == 404 and "Kunde 999 nicht gefunden" in unknown_customer.text
     assert everything(world) == before
 
 

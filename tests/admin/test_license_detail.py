@@ -85,7 +85,7 @@ def test_register_device_form(world: TestWorld, staff_panel: TestClient) -> None
     # The limit holds for staff: the page comes back with the reason, nothing written.
     before = world.snapshot()
     refused = staff_panel.post(f"/licenses/{lid}/devices", data={"hardware_hash": "hw-two"})
-    assert refused.status_code == 409 and "Activation limit reached" in refused.text
+    assert refused.status_code == 409 and "Aktivierungsgrenze erreicht" in refused.text
     assert "hw-form" in refused.text  # the page itself, drawn again
     bad = staff_panel.post(f"/licenses/{lid}/devices", data={"hardware_hash": "", "app_version": "x.y"})
     assert bad.status_code == 400 and "Hardware-Hash" in bad.text
@@ -101,7 +101,7 @@ def test_deactivate_device_form_ends_its_session(world: TestWorld, staff_panel: 
         assert response.headers["location"] == f"/licenses/{lid}?done=device_deactivated#geraete"
         assert_error(heartbeat(api, token, key), 404, "SESSION_NOT_FOUND")
     again = staff_panel.post(f"/licenses/{lid}/devices/{device}/deactivate")
-    assert again.status_code == 409 and "already deactivated" in again.text
+    assert again.status_code == 409 and "bereits deaktiviert" in again.text
     assert staff_panel.post(f"/licenses/{lid}/devices/999999/deactivate").status_code == 404
 
 
@@ -149,11 +149,11 @@ def test_allocate_form_refusals_show_nothing_half_done(world: TestWorld, staff_p
     staff_panel.post("/api/resources/allocate", json={"license_id": other, "resource_ids": [ids[1]]})
     before = world.snapshot()
     refused = staff_panel.post(f"/licenses/{lid}/resources/allocate", data={"resource_ids": [str(i) for i in ids]})
-    assert refused.status_code == 409 and "not available" in refused.text
+    assert refused.status_code == 409 and "nicht frei" in refused.text
     # The first resource was taken before the refusal; the page drawn after shows it undone.
     assert "free.example" not in resource_rows(refused.text)
     too_many = staff_panel.post(f"/licenses/{lid}/resources/allocate", data={"resource_type": "domain", "count": "5"})
-    assert too_many.status_code == 409 and "Only 1 resources" in too_many.text
+    assert too_many.status_code == 409 and "Nur 1 Ressourcen vom Typ Domain sind frei" in too_many.text
     for data in ({"resource_type": "car", "count": "1"}, {"resource_type": "domain", "count": "0"}, {}):
         assert staff_panel.post(f"/licenses/{lid}/resources/allocate", data=data).status_code == 400
     assert (

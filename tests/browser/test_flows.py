@@ -150,8 +150,8 @@ def test_create_customer(page: Page, shared_servers: Servers, shared_world: Test
     screenshot(page, "customers")
 
     open_from_menu(page, "Audit-Log")
-    entry = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"customer {rows[0]['id']}", exact=True))
-    expect(entry).to_contain_text("create")
+    entry = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Kunde {rows[0]['id']}", exact=True))
+    expect(entry).to_contain_text("Angelegt")
     expect(entry).to_contain_text("rac00n")
     screenshot(page, "audit_log")
 
@@ -345,7 +345,7 @@ def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: T
     page.goto(f"{shared_servers.admin_url}/licenses/{lic_id}")
     expect(page.get_by_role("row").filter(has_text="hw-hafen-7").locator(".badge")).to_have_text("aktiv")
     screenshot(page, "license_detail")
-    session_row = page.get_by_role("row").filter(has_text="HAFEN-7").filter(has_text="admin")
+    session_row = page.get_by_role("row").filter(has_text="HAFEN-7").filter(has_text="durch Mitarbeiter beendet")
     expect(session_row).to_be_visible()
     expect(session_row.get_by_role("button", name="Beenden")).to_have_count(0)
 

@@ -193,6 +193,7 @@ UNSAFE: dict[tuple[str, str], Unsafe] = {
     ("POST", "/account/recovery-codes"): Unsafe(
         "/account/recovery-codes", "form", lambda ids: {"password": STAFF_PASSWORD}, False
     ),
+    ("POST", "/account/language"): Unsafe("/account/language", "form", lambda ids: {"language": "en"}),
     ("POST", "/leads/create"): Unsafe("/leads/create", "form", lambda ids: {"name": "Firma Ost", "type": "company"}),
     ("POST", "/leads/update/{lead_id}"): Unsafe(
         "/leads/update/{lead}", "form", lambda ids: {"name": "Uni Nord-West", "type": "university"}

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licenseserver.admin.i18n import use_language
 from licenseserver.admin.state import admin_state
 from licenseserver.domain.audit.service import Actor
 from licenseserver.domain.staff.service import StaffSession, resume_session
@@ -43,6 +44,8 @@ async def optional_staff(request: Request) -> StaffSession | None:
         return cached
     staff = await resume_session(db_session(request), request.cookies.get(SESSION_COOKIE))
     request.state.staff = staff
+    # Texts built before the page renders (labels, messages) follow the account's language too.
+    use_language(staff.admin.language if staff else None)
     return staff
 
 

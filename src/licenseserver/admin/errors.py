@@ -4,6 +4,7 @@ JSON endpoints, a rendered error page (or the log-in redirect) for its pages."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy.exc
@@ -14,6 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import CsrfFailedError, NotAuthenticatedError, wants_json
+from licenseserver.admin.formdata import german_problem
+from licenseserver.admin.i18n import N_
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
 from licenseserver.db.sql import DATABASE_UNAVAILABLE
 from licenseserver.kit.errors import AppError, ErrorCode
@@ -23,17 +27,32 @@ log = logging.getLogger(__name__)
 
 HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.PAYLOAD_TOO_LARGE}
 GERMAN_TITLES = {
-    400: "Ungültige Eingabe",
-    401: "Nicht angemeldet",
-    403: "Zugriff verweigert",
-    404: "Nicht gefunden",
-    405: "Methode nicht erlaubt",
-    409: "Konflikt",
-    429: "Zu viele Anfragen",
-    500: "Interner Fehler",
-    503: "Vorübergehend nicht verfügbar",
+    400: _l("Ungültige Eingabe"),
+    401: _l("Nicht angemeldet"),
+    403: _l("Zugriff verweigert"),
+    404: _l("Nicht gefunden"),
+    405: _l("Methode nicht erlaubt"),
+    409: _l("Konflikt"),
+    429: _l("Zu viele Anfragen"),
+    500: _l("Interner Fehler"),
+    503: _l("Vorübergehend nicht verfügbar"),
 }
 RETRY_AFTER_SECONDS = "5"
+# Query and path parameters as the pages' error messages name them.
+PARAMETER_LABELS: dict[str, Any] = {
+    "page": _l("Seite"),
+    "per_page": _l("Pro Seite"),
+    "q": _l("Suchbegriff"),
+    "sort": _l("Sortierung"),
+    "dir": _l("Richtung"),
+    "state": _l("Status"),
+    "type": _l("Typ"),
+    "status": _l("Status"),
+    "customer_id": _l("Kunde"),
+    "license_id": _l("Lizenz"),
+    "resource_id": _l("Ressource"),
+    "lead_id": _l("Institution"),
+}
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
@@ -61,7 +80,7 @@ def database_unavailable_answer(request: Request) -> Response:
 def answer_error(request: Request, error: AppError) -> Response:
     if wants_json(request):
         return JsonResponse(error.body(), status_code=error.status)
-    context = {"status": error.status, "title": GERMAN_TITLES.get(error.status, "Fehler"), "message": error.message}
+    context = {"status": error.status, "title": GERMAN_TITLES.get(error.status, _l("Fehler")), "message": error.message}
     return render(request, "error.html", context, status_code=error.status)
 
 
@@ -99,6 +118,11 @@ async def on_request_validation(request: Request, exc: Exception) -> Response:
     ]
     first = details[0] if details else {"field": "", "message": "invalid"}
     message = f"Invalid request: {first['field']}: {first['message']}"
+    if not wants_json(request) and exc.errors():
+        # A page gets the reason in the panel's words, by pydantic's error type, not its English.
+        error = dict(exc.errors()[0])
+        error["loc"] = tuple(p for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        message = N_("Ungültige Eingabe") + " – " + german_problem(error, PARAMETER_LABELS)  # type: ignore[arg-type]
     return answer_error(request, AppError(400, ErrorCode.VALIDATION_ERROR, message, details=details))
 
 

@@ -11,32 +11,33 @@ from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from licenseserver.admin.i18n import N_
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.validation import NUL_MESSAGE, validation_details
 
 M = TypeVar("M", bound=BaseModel)
 
 GERMAN_ERRORS = {
-    "missing": "fehlt",
-    "int_parsing": "muss eine ganze Zahl sein",
-    "int_type": "muss eine ganze Zahl sein",
-    "int_from_float": "muss eine ganze Zahl sein",
-    "greater_than_equal": "muss mindestens {ge} sein",
-    "greater_than": "muss größer als {gt} sein",
-    "less_than_equal": "darf höchstens {le} sein",
-    "less_than": "muss kleiner als {lt} sein",
-    "string_too_short": "darf nicht leer sein",
-    "string_too_long": "darf höchstens {max_length} Zeichen lang sein",
-    "string_type": "muss Text sein",
-    "date_parsing": "muss ein Datum sein (JJJJ-MM-TT)",
-    "date_from_datetime_parsing": "muss ein Datum sein (JJJJ-MM-TT)",
-    "date_from_datetime_inexact": "muss ein Datum sein (JJJJ-MM-TT)",
-    "date_type": "muss ein Datum sein (JJJJ-MM-TT)",
+    "missing": N_("fehlt"),
+    "int_parsing": N_("muss eine ganze Zahl sein"),
+    "int_type": N_("muss eine ganze Zahl sein"),
+    "int_from_float": N_("muss eine ganze Zahl sein"),
+    "greater_than_equal": N_("muss mindestens {ge} sein"),
+    "greater_than": N_("muss größer als {gt} sein"),
+    "less_than_equal": N_("darf höchstens {le} sein"),
+    "less_than": N_("muss kleiner als {lt} sein"),
+    "string_too_short": N_("darf nicht leer sein"),
+    "string_too_long": N_("darf höchstens {max_length} Zeichen lang sein"),
+    "string_type": N_("muss Text sein"),
+    "date_parsing": N_("muss ein Datum sein (JJJJ-MM-TT)"),
+    "date_from_datetime_parsing": N_("muss ein Datum sein (JJJJ-MM-TT)"),
+    "date_from_datetime_inexact": N_("muss ein Datum sein (JJJJ-MM-TT)"),
+    "date_type": N_("muss ein Datum sein (JJJJ-MM-TT)"),
 }
 # Messages of validators shared with the License API, which answers in English.
 GERMAN_VALUE_ERRORS = {
-    "must be a version such as 1.2.0": "muss eine Versionsnummer wie 1.2.0 sein",
-    NUL_MESSAGE: "darf keine NUL-Zeichen enthalten",
+    "must be a version such as 1.2.0": N_("muss eine Versionsnummer wie 1.2.0 sein"),
+    NUL_MESSAGE: N_("darf keine NUL-Zeichen enthalten"),
 }
 
 
@@ -79,7 +80,8 @@ async def form_fields(request: Request) -> dict[str, str]:
     return fields
 
 
-def _german(error: ErrorDetails, labels: Mapping[str, str]) -> str:
+def german_problem(error: ErrorDetails, labels: Mapping[str, str]) -> str:
+    """The field and what is wrong with it, in German (msgids translated on display)."""
     field = ".".join(str(part) for part in error["loc"])
     label = labels.get(field, field) if field else "Eingabe"
     if error["type"] == "value_error":
@@ -87,7 +89,8 @@ def _german(error: ErrorDetails, labels: Mapping[str, str]) -> str:
         return f"{label}: {GERMAN_VALUE_ERRORS.get(raw, raw)}"
     template = GERMAN_ERRORS.get(error["type"])
     if template is None:
-        return f"{label}: ungültig ({error['msg']})"
+        # pydantic's own wording is English: the field and "ungültig" say enough.
+        return f"{label}: {N_('ungültig')}"
     return f"{label}: {template.format(**error.get('ctx', {}))}"
 
 
@@ -102,5 +105,5 @@ def parse_form(model: type[M], fields: Mapping[str, Any], labels: Mapping[str, s
         return model.model_validate(dict(fields))
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
-        message = "Ungültige Eingabe – " + _german(errors[0], labels or {})
+        message = "Ungültige Eingabe – " + german_problem(errors[0], labels or {})
         raise AppError(400, ErrorCode.VALIDATION_ERROR, message, details=validation_details(exc)) from None

@@ -13,10 +13,10 @@ from markupsafe import Markup
 
 from licenseserver.admin.charts.svg import (
     Scale,
+    chart_number,
     element,
     empty_chart,
     frame,
-    german_number,
     joined,
     legend,
     paint,
@@ -81,7 +81,7 @@ class _Plot:
 
 
 def _description(title: str, labels: Sequence[str], values: Sequence[int]) -> str:
-    figures = "; ".join(f"{label}: {german_number(value)}" for label, value in zip(labels, values, strict=True))
+    figures = "; ".join(f"{label}: {chart_number(value)}" for label, value in zip(labels, values, strict=True))
     return f"{title}. {figures}."
 
 
@@ -94,7 +94,7 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], label_every: int =
     parts = [pattern_defs(chart_id, max(bar.fill for bar in bars) + 1), plot.axis()]
     for index, bar in enumerate(bars):
         height = plot.scale.length(bar.value, plot.height)
-        tooltip = element("title", f"{bar.label}: {german_number(bar.value)}")
+        tooltip = element("title", f"{bar.label}: {chart_number(bar.value)}")
         parts.append(
             element(
                 "rect",
@@ -111,7 +111,7 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], label_every: int =
                 data_value=bar.value,
             )
         )
-        parts.append(text(plot.centre(index), plot.bottom - height - 4, german_number(bar.value), class_="value"))
+        parts.append(text(plot.centre(index), plot.bottom - height - 4, chart_number(bar.value), class_="value"))
         if (len(bars) - 1 - index) % label_every == 0:
             parts.append(plot.category(index, bar.label))
     desc = _description(title, [bar.label for bar in bars], [bar.value for bar in bars])
@@ -133,7 +133,7 @@ def stacked_bar_chart(chart_id: str, title: str, categories: Sequence[str], seri
             height = plot.scale.length(value, plot.height)
             if value == 0:
                 continue
-            tooltip = element("title", f"{category}, {one.name}: {german_number(value)}")
+            tooltip = element("title", f"{category}, {one.name}: {chart_number(value)}")
             parts.append(
                 element(
                     "rect",
@@ -152,7 +152,7 @@ def stacked_bar_chart(chart_id: str, title: str, categories: Sequence[str], seri
             )
             if height >= MIN_LABEL_HEIGHT:
                 # On a white box, so the value reads on any pattern.
-                label = german_number(value)
+                label = chart_number(value)
                 box_width = 8 + 6.5 * len(label)
                 centre, middle = plot.centre(index), base - height / 2
                 parts.append(
@@ -160,10 +160,10 @@ def stacked_bar_chart(chart_id: str, title: str, categories: Sequence[str], seri
                 )
                 parts.append(text(centre, middle + 4, label, size=10, class_="segment-value"))
             base -= height
-        parts.append(text(plot.centre(index), base - 4, german_number(totals[index]), class_="value"))
+        parts.append(text(plot.centre(index), base - 4, chart_number(totals[index]), class_="value"))
         parts.append(plot.category(index, category))
     figures = "; ".join(
-        f"{category}: " + ", ".join(f"{s.name} {german_number(s.values[i])}" for s in series)
+        f"{category}: " + ", ".join(f"{s.name} {chart_number(s.values[i])}" for s in series)
         for i, category in enumerate(categories)
     )
     return frame(chart_id, title, f"{title}. {figures}.", WIDTH, HEIGHT, joined(parts))

@@ -13,11 +13,11 @@ from markupsafe import Markup
 
 from licenseserver.admin.charts.svg import (
     Scale,
+    chart_number,
     element,
     empty_chart,
     fill_of,
     frame,
-    german_number,
     joined,
     text,
     value_axis,
@@ -54,7 +54,7 @@ def line_chart(chart_id: str, title: str, points: Sequence[Point], label_every: 
     ]
     for index, point in enumerate(points):
         x, y = at(index)
-        tooltip = element("title", f"{point.label}: {german_number(point.value)}")
+        tooltip = element("title", f"{point.label}: {chart_number(point.value)}")
         parts.append(
             element(
                 "circle",
@@ -73,6 +73,6 @@ def line_chart(chart_id: str, title: str, points: Sequence[Point], label_every: 
             parts.append(element("line", x1=x, x2=x, y1=bottom, y2=bottom + 4, stroke="#777"))
             parts.append(text(x, bottom + 16, point.label, class_="category"))
         if named or index == peak:
-            parts.append(text(x, y - 7, german_number(point.value), class_="value"))
-    figures = "; ".join(f"{point.label}: {german_number(point.value)}" for point in points)
+            parts.append(text(x, y - 7, chart_number(point.value), class_="value"))
+    figures = "; ".join(f"{point.label}: {chart_number(point.value)}" for point in points)
     return frame(chart_id, title, f"{title}. {figures}.", WIDTH, HEIGHT, joined(parts))

@@ -1,4 +1,4 @@
-"""The pieces every chart is drawn from: escaped SVG elements, German numbers, the axis scale,
+"""The pieces every chart is drawn from: escaped SVG elements, numbers in the page's language, the axis scale,
 the fill styles that tell series apart without colour, and the frame with its accessible name.
 
 Charts are SVG markup strings rendered on the server: no script, no CDN, nothing the panel's
@@ -13,16 +13,18 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from licenseserver.admin.i18n import N_, format_number, gettext
+
 FONT = "system-ui, sans-serif"
 TEXT_COLOUR = "#333"
 AXIS_COLOUR = "#777"
 GRID_COLOUR = "#ddd"
-NO_DATA = "Keine Daten"
+NO_DATA = N_("Keine Daten")
 
 
-def german_number(value: int) -> str:
-    """12691 -> "12.691": German digit grouping."""
-    return f"{value:,}".replace(",", ".")
+def chart_number(value: int) -> str:
+    """12691 -> "12.691" for German staff, "12,691" for English (admin/i18n.py)."""
+    return format_number(value)
 
 
 def element(name: str, content: str = "", **attrs: object) -> Markup:
@@ -153,8 +155,9 @@ def frame(chart_id: str, title: str, desc: str, width: int, height: int, body: M
 
 def empty_chart(chart_id: str, title: str, width: int = 640, height: int = 120) -> Markup:
     """A chart with nothing to draw: its frame and the words "Keine Daten"."""
-    body = text(width / 2, height / 2, NO_DATA, size=14, class_="no-data")
-    return frame(chart_id, title, f"{title}: {NO_DATA}.", width, height, body)
+    no_data = gettext(NO_DATA)
+    body = text(width / 2, height / 2, no_data, size=14, class_="no-data")
+    return frame(chart_id, title, f"{title}: {no_data}.", width, height, body)
 
 
 def value_axis(scale: Scale, left: float, right: float, top: float, bottom: float) -> Markup:
@@ -163,7 +166,7 @@ def value_axis(scale: Scale, left: float, right: float, top: float, bottom: floa
     for tick in scale.ticks:
         y = bottom - scale.length(tick, bottom - top)
         parts.append(element("line", x1=left, x2=right, y1=y, y2=y, stroke=GRID_COLOUR))
-        parts.append(text(left - 6, y + 4, german_number(tick), anchor="end", size=10))
+        parts.append(text(left - 6, y + 4, chart_number(tick), anchor="end", size=10))
     parts.append(element("line", x1=left, x2=right, y1=bottom, y2=bottom, stroke=AXIS_COLOUR))
     parts.append(element("line", x1=left, x2=left, y1=top, y2=bottom, stroke=AXIS_COLOUR))
     return joined(parts)

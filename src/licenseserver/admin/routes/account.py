@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields
+from licenseserver.admin.i18n import LANGUAGES, N_, gettext
 from licenseserver.admin.login_throttle import LoginThrottledError, reserve_attempt, throttled_answer
 from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
@@ -29,10 +30,11 @@ from licenseserver.kit.errors import AppError, ErrorCode
 router = APIRouter()
 STYLE_ATTRIBUTE = re.compile(r"\sstyle=\"[^\"]*\"")
 SAVED_MESSAGES = {  # nosec B105  # messages shown after a change, no passwords
-    "password": "Das Passwort wurde geändert. Andere Anmeldungen dieses Kontos wurden beendet.",
-    "totp_enabled": "Die Zwei-Faktor-Anmeldung ist eingerichtet.",
-    "totp_disabled": "Die Zwei-Faktor-Anmeldung wurde ausgeschaltet.",
-    "recovery_codes": "Neue Wiederherstellungscodes erzeugt. Die bisherigen gelten nicht mehr.",
+    "password": N_("Das Passwort wurde geändert. Andere Anmeldungen dieses Kontos wurden beendet."),
+    "totp_enabled": N_("Die Zwei-Faktor-Anmeldung ist eingerichtet."),
+    "totp_disabled": N_("Die Zwei-Faktor-Anmeldung wurde ausgeschaltet."),
+    "recovery_codes": N_("Neue Wiederherstellungscodes erzeugt. Die bisherigen gelten nicht mehr."),
+    "language": N_("Die Sprache wurde geändert."),
 }
 
 
@@ -54,6 +56,7 @@ async def _account_page(
         "admin": staff.admin,
         "totp_on": _totp_on(staff.admin),
         "error": error,
+        "languages": LANGUAGES,
         "saved": SAVED_MESSAGES.get(saved or request.query_params.get("saved", ""), ""),
         "recovery_codes_left": await recovery_codes.remaining(db, staff.admin.id) if _totp_on(staff.admin) else 0,
         "new_recovery_codes": new_codes or [],
@@ -66,10 +69,33 @@ async def account_overview(request: Request, db: Db, staff: Staff) -> Response:
     return await _account_page(request, db, staff)
 
 
+@router.post("/account/language")
+async def change_language(request: Request, db: Db, staff: Staff) -> Response:
+    fields = await form_fields(request)
+    chosen = fields.get("language", "")
+    if chosen not in LANGUAGES:
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Unbekannte Sprache."))
+    admin = await _locked_admin(db, staff)
+    if admin.language != chosen:
+        before, admin.language = admin.language, chosen
+        await record(
+            db,
+            actor_of(request, staff),
+            "language_changed",
+            "admin_user",
+            admin.id,
+            {"language": before},
+            {"language": chosen},
+        )
+    return RedirectResponse("/account?saved=language", status_code=303)
+
+
 async def _check_password(request: Request, staff: StaffSession, password: str) -> None:
     """The current password, checked under the log-in throttle: a stolen session cookie must not
     become an unthrottled way to guess it."""
-    attempt = await reserve_attempt(request, staff.admin.username, "Zu viele Versuche. Bitte warten Sie eine Minute.")
+    attempt = await reserve_attempt(
+        request, staff.admin.username, N_("Zu viele Versuche. Bitte warten Sie eine Minute.")
+    )
     await account.require_password(staff.admin, password)
     await attempt.give_back()
 
@@ -101,7 +127,7 @@ async def change_password(request: Request, db: Db, staff: Staff) -> Response:
 
 def _qr_svg(uri: str) -> Markup:
     svg = segno.make(uri, error="m").svg_inline(
-        scale=4, light="#fff", svgclass="totp-qr-code", title="QR-Code für die Authenticator-App"
+        scale=4, light="#fff", svgclass="totp-qr-code", title=gettext("QR-Code für die Authenticator-App")
     )
     # The CSP allows no style attributes; segno writes none today, and this keeps it that way.
     return Markup(STYLE_ATTRIBUTE.sub("", svg))  # noqa: S704  # nosec B704  # segno's own output, our own input
@@ -133,16 +159,16 @@ async def confirm_totp(request: Request, db: Db, staff: Staff) -> Response:
     fields = await form_fields(request)
     admin = await _locked_admin(db, staff)
     if _totp_on(admin):
-        raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist bereits eingerichtet.")
+        raise AppError(409, ErrorCode.CONFLICT, N_("Die Zwei-Faktor-Anmeldung ist bereits eingerichtet."))
     secret_key = admin_state(request).secret_key
     token = fields.get("enrolment", "")
     secret = account.open_enrolment(secret_key, admin.id, token)
     if secret is None:
-        message = "Die Einrichtung ist abgelaufen oder ungültig. Bitte beginnen Sie sie neu."
+        message = N_("Die Einrichtung ist abgelaufen oder ungültig. Bitte beginnen Sie sie neu.")
         raise AppError(400, ErrorCode.VALIDATION_ERROR, message)
     code = fields.get("code", "").replace(" ", "")
     if not is_totp_code(code) or not await enable_totp(db, secret_key, admin, secret, code):
-        message = "Der Code ist falsch. Bitte den aktuellen 6-stelligen Code der App eingeben."
+        message = N_("Der Code ist falsch. Bitte den aktuellen 6-stelligen Code der App eingeben.")
         return _enrolment_page(request, staff, token, secret, message, 400)
     actor = actor_of(request, staff)
     await record(db, actor, "totp_enabled", "admin_user", admin.id, {"totp_enabled": False}, {"totp_enabled": True})
@@ -157,7 +183,7 @@ async def regenerate_recovery_codes(request: Request, db: Db, staff: Staff) -> R
     fields = await form_fields(request)
     admin = await _locked_admin(db, staff)
     if not _totp_on(admin):
-        raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet.")
+        raise AppError(409, ErrorCode.CONFLICT, N_("Die Zwei-Faktor-Anmeldung ist nicht eingerichtet."))
     try:
         await _check_password(request, staff, fields.get("password", ""))
     except LoginThrottledError as exc:
@@ -177,7 +203,7 @@ async def disable_totp(request: Request, db: Db, staff: Staff) -> Response:
     fields = await form_fields(request)
     admin = await _locked_admin(db, staff)
     if not _totp_on(admin):
-        raise AppError(409, ErrorCode.CONFLICT, "Die Zwei-Faktor-Anmeldung ist nicht eingerichtet.")
+        raise AppError(409, ErrorCode.CONFLICT, N_("Die Zwei-Faktor-Anmeldung ist nicht eingerichtet."))
     try:
         await _check_password(request, staff, fields.get("password", ""))
     except LoginThrottledError as exc:

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes.signing_keys import signing_section
 from licenseserver.admin.state import admin_state
@@ -27,25 +28,25 @@ from licenseserver.kit.validation import MAX_ID
 router = APIRouter()
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SAVED_MESSAGES = {
-    "api_key": "Ein neuer System-API-Key wurde generiert. Der alte Key ist ab sofort ungültig.",
-    "rate_limits": "Die Rate-Limits wurden gespeichert. Sie gelten in wenigen Sekunden überall.",
-    "client": "Der Client wurde gespeichert.",
-    "release_added": "Das Release wurde hinzugefügt.",
-    "release_deleted": "Das Release wurde gelöscht.",
-    "signing_key_rotated": "Ein neuer Signaturschlüssel signiert ab sofort; der bisherige bleibt veröffentlicht.",
-    "signing_key_retired": "Der Signaturschlüssel wurde zurückgezogen und steht nicht mehr im JWK Set.",
+    "api_key": _l("Ein neuer System-API-Key wurde generiert. Der alte Key ist ab sofort ungültig."),
+    "rate_limits": _l("Die Rate-Limits wurden gespeichert. Sie gelten in wenigen Sekunden überall."),
+    "client": _l("Der Client wurde gespeichert."),
+    "release_added": _l("Das Release wurde hinzugefügt."),
+    "release_deleted": _l("Das Release wurde gelöscht."),
+    "signing_key_rotated": _l("Ein neuer Signaturschlüssel signiert ab sofort; der bisherige bleibt veröffentlicht."),
+    "signing_key_retired": _l("Der Signaturschlüssel wurde zurückgezogen und steht nicht mehr im JWK Set."),
 }
 LABELS = {
     "api_per_minute": "API-Anfragen pro Minute",
-    "login_per_minute": "Anmeldeversuche pro Minute",
-    "client_name": "Client-Name",
+    "login_per_minute": _l("Anmeldeversuche pro Minute"),
+    "client_name": _l("Client-Name"),
     "heartbeat_interval": "Heartbeat-Intervall",
     "session_timeout": "Sitzungs-Timeout",
     "minimum_version": "Mindestversion",
     "version": "Version",
-    "release_date": "Veröffentlichungsdatum",
+    "release_date": _l("Veröffentlichungsdatum"),
     "download_url": "Download-URL",
-    "release_notes": "Release Notes",
+    "release_notes": _l("Release Notes"),
 }
 
 
@@ -54,7 +55,7 @@ def _masked(key: str | None) -> str:
 
 
 def _saved(request: Request) -> str:
-    return SAVED_MESSAGES.get(request.query_params.get("saved", ""), "")
+    return str(SAVED_MESSAGES.get(request.query_params.get("saved", ""), ""))
 
 
 def _defaults(request: Request) -> RateLimits:

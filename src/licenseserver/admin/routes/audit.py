@@ -9,19 +9,20 @@ from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff
 from licenseserver.admin.formdata import parse_form
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
 from licenseserver.domain.audit.queries import PER_PAGE, AuditFilter, audit_page
 from licenseserver.kit.paging import MAX_PAGE
 
 router = APIRouter()
 LABELS = {
-    "actor": "Benutzer",
-    "action": "Aktion",
-    "entity_type": "Objekttyp",
-    "entity_id": "Objekt-ID",
-    "date_from": "Von",
-    "date_to": "Bis",
-    "page": "Seite",
+    "actor": _l("Benutzer"),
+    "action": _l("Aktion"),
+    "entity_type": _l("Objekttyp"),
+    "entity_id": _l("Objekt-ID"),
+    "date_from": _l("Von"),
+    "date_to": _l("Bis"),
+    "page": _l("Seite"),
 }
 
 

@@ -21,6 +21,7 @@ from licenseserver.admin.deps import (
     optional_staff,
     request_address,
 )
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.login_throttle import LoginThrottledError, reserve_attempt, throttled_answer
 from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
@@ -35,8 +36,8 @@ router = APIRouter()
 COOKIE_MAX_AGE = 12 * 3600
 ACTOR_LENGTH = 100  # audit_log.actor
 ENTITY_ID_LENGTH = 64  # audit_log.entity_id
-LOGIN_FAILED = "Anmeldung fehlgeschlagen: Benutzername, Passwort oder Code falsch."
-TOO_MANY_LOGINS = "Zu viele Anmeldeversuche. Bitte warten Sie eine Minute."
+LOGIN_FAILED = _l("Anmeldung fehlgeschlagen: Benutzername, Passwort oder Code falsch.")
+TOO_MANY_LOGINS = _l("Zu viele Anmeldeversuche. Bitte warten Sie eine Minute.")
 
 
 def _safe_next(target: str | None) -> str:
@@ -101,7 +102,7 @@ async def login(
         # No account can hold it, and PostgreSQL could not even look the name up: bad input, but
         # still a failed log-in for the audit log.
         await record(db, actor, "login_failed", "admin_user", entity_id)
-        return _login_page(request, "Die Anmeldedaten enthalten ein unzulässiges Zeichen.", 400, _safe_next(next))
+        return _login_page(request, _l("Die Anmeldedaten enthalten ein unzulässiges Zeichen."), 400, _safe_next(next))
     try:
         attempt = await reserve_attempt(request, username, TOO_MANY_LOGINS)
     except LoginThrottledError as exc:

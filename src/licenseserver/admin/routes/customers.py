@@ -10,6 +10,8 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form, form_text, form_values, parse_form
+from licenseserver.admin.i18n import N_
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.query_params import EntityId, ListQuery, PageNumber, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.domain.audit.service import record
@@ -36,7 +38,7 @@ FIELDS = ("name", "email")
 CONFIRMED_EMAIL = "confirmed_email"  # the "Trotzdem speichern" button's field
 # A warning, not a refusal: nothing is saved until staff confirm (409, the form shown again).
 DUPLICATE_EMAIL = AppError(
-    409, ErrorCode.CONFLICT, "Diese E-Mail-Adresse hat bereits ein anderer Kunde. Nichts gespeichert."
+    409, ErrorCode.CONFLICT, N_("Diese E-Mail-Adresse hat bereits ein anderer Kunde. Nichts gespeichert.")
 )
 
 
@@ -56,7 +58,8 @@ async def customer_list(
 
 
 def _notice(request: Request) -> str:
-    return {"deleted": "Kunde gelöscht.", "saved": "Gespeichert."}.get(request.query_params.get("notice", ""), "")
+    notices = {"deleted": _l("Kunde gelöscht."), "saved": _l("Gespeichert.")}
+    return str(notices.get(request.query_params.get("notice", ""), ""))
 
 
 def _form_page(

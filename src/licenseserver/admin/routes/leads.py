@@ -12,16 +12,20 @@ from starlette.responses import RedirectResponse, Response
 from licenseserver.admin.charts.reports import leads_chart
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.i18n import N_, gettext
+from licenseserver.admin.i18n import lazy_gettext as _l
+from licenseserver.admin.labels import DETAIL_TYPES
+from licenseserver.admin.labels import INSTITUTION_TYPES as LEAD_TYPES
 from licenseserver.admin.query_params import EntityId, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.leads import INSTITUTION_TYPES
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
 from licenseserver.domain.leads import queries, service
-from licenseserver.domain.leads.csv_encoding import ENCODING_NAMES, UTF8, read_as_note
+from licenseserver.domain.leads.csv_encoding import ENCODING_NAMES, UTF8
 from licenseserver.domain.leads.csv_format import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from licenseserver.domain.leads.import_problems import Problem
-from licenseserver.domain.leads.schemas import DETAIL_LABELS, FIELD_LABELS, TYPE_LABELS, InstitutionCreate
+from licenseserver.domain.leads.schemas import FIELD_LABELS, InstitutionCreate
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.paging import MAX_PAGE, PageRequest
 from licenseserver.kit.validation import Text
@@ -29,7 +33,8 @@ from licenseserver.kit.validation import Text
 router = APIRouter()
 FIELDS = ("name", "type", "customer_id")
 PER_PAGE = 25
-NOTICES = {"deleted": "Institution gelöscht.", "saved": "Gespeichert.", "imported": "Import abgeschlossen."}
+READ_AS = N_("Die Datei wurde als %(encoding)s gelesen (nicht UTF-8).")
+NOTICES = {"deleted": _l("Institution gelöscht."), "saved": "Gespeichert.", "imported": _l("Import abgeschlossen.")}
 
 
 class LeadListQuery(BaseModel):
@@ -39,18 +44,19 @@ class LeadListQuery(BaseModel):
 
 
 def labels() -> dict[str, Any]:
-    return {"type_labels": TYPE_LABELS, "detail_labels": DETAIL_LABELS, "institution_types": INSTITUTION_TYPES}
+    return {"type_labels": LEAD_TYPES, "detail_labels": DETAIL_TYPES, "institution_types": INSTITUTION_TYPES}
 
 
 def _notice(request: Request) -> str:
     notice = NOTICES.get(request.query_params.get("notice", ""), "")
     count = request.query_params.get("count", "")
     if notice and request.query_params.get("notice") == "imported" and count.isdigit():
-        notice = f"Import abgeschlossen: {count} Institution(en) angelegt."
+        notice = gettext("Import abgeschlossen: %(count)s Institution(en) angelegt.") % {"count": count}
         read_as = request.query_params.get("read_as", "")
         if read_as in ENCODING_NAMES and read_as != UTF8:
-            notice += " " + read_as_note(read_as)
-    return notice
+            # The domain's read_as_note, in the staff member's language.
+            notice += " " + gettext(READ_AS) % {"encoding": ENCODING_NAMES[read_as]}
+    return str(notice)
 
 
 async def overview_page(

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form
+from licenseserver.admin.i18n import N_
 from licenseserver.admin.routes.leads import LeadListQuery, overview_page
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.leads.csv_encoding import UTF8
@@ -39,7 +40,7 @@ async def export_leads(db: Db, staff: Staff) -> Response:
 async def _uploaded_bytes(request: Request) -> bytes:
     upload = (await checked_form(request)).get("file")
     if not isinstance(upload, UploadFile):
-        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Bitte eine CSV-Datei auswählen.")
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Bitte eine CSV-Datei auswählen."))
     try:
         data = await upload.read(MAX_IMPORT_BYTES + 1)
     finally:

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form, form_fields, parse_form
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes.live_sessions import end_session_audited
 from licenseserver.admin.routes.resources import allocate_audited
@@ -41,23 +42,27 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 SESSIONS_PER_PAGE = 20
 FREE_CHOICES = 200  # free resources offered for picking one by one; "type and count" covers more
 DONE_MESSAGES = {
-    "device_registered": "Gerät registriert.",
-    "device_deactivated": "Gerät deaktiviert.",
-    "session_ended": "Sitzung beendet.",
-    "resources_allocated": "Ressourcen zugewiesen.",
-    "resource_released": "Ressource freigegeben.",
+    "device_registered": _l("Gerät registriert."),
+    "device_deactivated": _l("Gerät deaktiviert."),
+    "session_ended": _l("Sitzung beendet."),
+    "resources_allocated": _l("Ressourcen zugewiesen."),
+    "resource_released": _l("Ressource freigegeben."),
 }
-DEVICE_LABELS = {"hardware_hash": "Hardware-Hash", "machine_name": "Rechnername", "app_version": "App-Version"}
-ALLOCATE_LABELS = {"resource_type": "Typ", "count": "Anzahl", "resource_ids": "Ressourcen"}
+DEVICE_LABELS = {
+    "hardware_hash": _l("Hardware-Hash"),
+    "machine_name": _l("Rechnername"),
+    "app_version": _l("App-Version"),
+}
+ALLOCATE_LABELS = {"resource_type": _l("Typ"), "count": _l("Anzahl"), "resource_ids": _l("Ressourcen")}
 
 
 # The page's German label and badge class of each state (a license expiring soon is plainly active here).
 STATUS_LABELS: dict[LicenseState, tuple[str, str]] = {
-    "active": ("Aktiv", "ok"),
-    "expiring": ("Aktiv", "ok"),
+    "active": (_l("Aktiv"), "ok"),
+    "expiring": (_l("Aktiv"), "ok"),
     "inactive": ("Deaktiviert", "off"),
-    "not_yet_valid": ("Noch nicht gültig", "warn"),
-    "expired": ("Abgelaufen", "bad"),
+    "not_yet_valid": (_l("Noch nicht gültig"), "warn"),
+    "expired": (_l("Abgelaufen"), "bad"),
 }
 
 

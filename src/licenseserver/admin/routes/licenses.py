@@ -13,6 +13,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form, form_text, form_values, parse_form
+from licenseserver.admin.i18n import N_
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.query_params import EntityId, ListQuery, OptionalId, SortDirection, empty_is_none, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes import licenses_api
@@ -49,17 +51,17 @@ router.include_router(licenses_api.router)
 FORM_FIELDS = ("customer_id", "license_type", "valid_from", "valid_until", "max_activations", "max_users")
 QUICK_FIELDS = ("valid_until", "max_activations", "max_users")
 STATE_LABELS = {
-    "active": "Aktiv",
-    "inactive": "Inaktiv",
-    "expired": "Abgelaufen",
-    "expiring": "Läuft bald ab",
-    "not_yet_valid": "Noch nicht gültig",
+    "active": _l("Aktiv"),
+    "inactive": _l("Inaktiv"),
+    "expired": _l("Abgelaufen"),
+    "expiring": _l("Läuft bald ab"),
+    "not_yet_valid": _l("Noch nicht gültig"),
 }
-TYPE_LABELS = {"perpetual": "Unbefristet", "subscription": "Abonnement", "trial": "Testversion"}
+TYPE_LABELS = {"perpetual": _l("Unbefristet"), "subscription": _l("Abonnement"), "trial": _l("Testversion")}
 NOTICES = {
-    "activated": "{n} Lizenz(en) aktiviert.",
-    "deactivated": "{n} Lizenz(en) deaktiviert.",
-    "deleted": "{n} Lizenz(en) gelöscht.",
+    "activated": _l("{n} Lizenz(en) aktiviert."),
+    "deactivated": _l("{n} Lizenz(en) deaktiviert."),
+    "deleted": _l("{n} Lizenz(en) gelöscht."),
     "saved": "Gespeichert.",
 }
 BULK_ACTIONS = ("activate", "deactivate", "delete")
@@ -92,7 +94,7 @@ def _small_int(text: str) -> int | None:
 
 def _notice(request: Request) -> str:
     template = NOTICES.get(request.query_params.get("notice", ""), "")
-    return template.format(n=_small_int(request.query_params.get("count", "")) or 0)
+    return str(template).format(n=_small_int(request.query_params.get("count", "")) or 0)
 
 
 def _labels() -> dict[str, Any]:
@@ -132,10 +134,10 @@ def _back_query(form: FormData) -> str:
 def _form_ids(form: FormData) -> LicenseIds:
     raw = [value for value in form.getlist("license_ids") if isinstance(value, str)]
     if not raw:
-        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Bitte mindestens eine Lizenz auswählen.")
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Bitte mindestens eine Lizenz auswählen."))
     ids = [_small_int(value) for value in raw]
     if None in ids:
-        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Ungültige Lizenz-ID.")
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Ungültige Lizenz-ID."))
     return parse_form(LicenseIds, {"license_ids": ids})
 
 
@@ -146,7 +148,7 @@ async def bulk_action(request: Request, db: Db, staff: Staff) -> Response:
     form = await checked_form(request)
     action = form_text(form, "action")
     if action not in BULK_ACTIONS:
-        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Unbekannte Aktion.")
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Unbekannte Aktion."))
     ids = _form_ids(form).unique()
     back = _back_query(form)
     actor = actor_of(request, staff)

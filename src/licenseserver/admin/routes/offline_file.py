@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.i18n import N_
 from licenseserver.admin.routes.license_detail import license_page_view
 from licenseserver.admin.state import admin_state
 from licenseserver.db.unit_of_work import sql_connection
@@ -31,10 +32,10 @@ router = APIRouter()
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 # The builder speaks the License API's English; staff read why in German, status and code kept.
 GERMAN_REFUSALS = {
-    ErrorCode.LICENSE_INACTIVE: "Die Lizenz ist deaktiviert: keine Offline-Lizenzdatei.",
-    ErrorCode.LICENSE_EXPIRED: "Die Lizenz ist abgelaufen: keine Offline-Lizenzdatei.",
-    ErrorCode.LICENSE_NOT_YET_VALID: "Die Lizenz ist noch nicht gültig: keine Offline-Lizenzdatei.",
-    ErrorCode.DEVICE_NOT_ACTIVATED: "Das Gerät ist nicht aktiv: keine Offline-Lizenzdatei.",
+    ErrorCode.LICENSE_INACTIVE: N_("Die Lizenz ist deaktiviert: keine Offline-Lizenzdatei."),
+    ErrorCode.LICENSE_EXPIRED: N_("Die Lizenz ist abgelaufen: keine Offline-Lizenzdatei."),
+    ErrorCode.LICENSE_NOT_YET_VALID: N_("Die Lizenz ist noch nicht gültig: keine Offline-Lizenzdatei."),
+    ErrorCode.DEVICE_NOT_ACTIVATED: N_("Das Gerät ist nicht aktiv: keine Offline-Lizenzdatei."),
 }
 
 
@@ -55,7 +56,7 @@ async def _issue(request: Request, db: Db, license_id: int, device_id: int) -> t
     license_key = await devices.license_key_of(db, license_id)  # 404 for an unknown license
     device = next((d for d in await devices.devices_of_license(db, license_id) if d.id == device_id), None)
     if device is None:
-        raise AppError(404, ErrorCode.DEVICE_NOT_FOUND, "Dieses Gerät gehört nicht zu der Lizenz.")
+        raise AppError(404, ErrorCode.DEVICE_NOT_FOUND, N_("Dieses Gerät gehört nicht zu der Lizenz."))
     conn = await sql_connection(db)
     # The current key; on an installation that never made one, the first one (as `serve` does).
     key = await ensure_current_key(conn, admin_state(request).secret_key)

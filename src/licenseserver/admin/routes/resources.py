@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.resources import RESOURCE_STATES, RESOURCE_TYPES
 from licenseserver.domain.audit.service import record
@@ -26,14 +27,14 @@ router = APIRouter()
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 PER_PAGE = 50
-ADD_LABELS = {"resource_type": "Typ", "identifiers": "Bezeichner"}
-TYPE_LABELS = {"domain": "Domain", "ipv4": "IPv4-Adresse", "phone": "Telefonnummer", "server": "Server"}
-STATUS_LABELS = {"available": "Verfügbar", "allocated": "Zugewiesen", "quarantine": "Quarantäne"}
+ADD_LABELS = {"resource_type": _l("Typ"), "identifiers": _l("Bezeichner")}
+TYPE_LABELS = {"domain": _l("Domain"), "ipv4": _l("IPv4-Adresse"), "phone": _l("Telefonnummer"), "server": _l("Server")}
+STATUS_LABELS = {"available": _l("Verfügbar"), "allocated": _l("Zugewiesen"), "quarantine": _l("Quarantäne")}
 ACTION_LABELS = {
     "created": "Angelegt",
-    "allocated": "Zugewiesen",
+    "allocated": _l("Zugewiesen"),
     "released": "Freigegeben",
-    "quarantined": "In Quarantäne",
+    "quarantined": _l("In Quarantäne"),
 }
 
 

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
+from licenseserver.admin.search_words import hit_words
 from licenseserver.domain.search.hits import SEARCH_TYPES, SearchType
 from licenseserver.domain.search.service import global_search
 from licenseserver.kit.errors import AppError, ErrorCode
@@ -20,12 +22,12 @@ router = APIRouter()
 PAGE_LIMIT = 10  # hits per kind on the /search page
 LIVE_LIMIT = 5  # hits per kind in the search box's list
 LABELS = {
-    "customer": "Kunden",
-    "license": "Lizenzen",
-    "device": "Geräte",
-    "lead": "Leads",
-    "lead_contact": "Lead-Kontakte",
-    "resource": "Ressourcen",
+    "customer": _l("Kunden"),
+    "license": _l("Lizenzen"),
+    "device": _l("Geräte"),
+    "lead": _l("Leads"),
+    "lead_contact": _l("Lead-Kontakte"),
+    "resource": _l("Ressourcen"),
 }
 # Where all matches of a kind are listed (each list's own search finds at least these).
 FULL_LISTS = {
@@ -58,7 +60,14 @@ async def global_search_json(
 
 
 def _context(query: str, groups: list[object], limit: int) -> dict[str, object]:
-    return {"search_query": query, "groups": groups, "labels": LABELS, "full_lists": FULL_LISTS, "limit": limit}
+    return {
+        "search_query": query,
+        "groups": groups,
+        "labels": LABELS,
+        "full_lists": FULL_LISTS,
+        "limit": limit,
+        "hit_words": hit_words,
+    }
 
 
 @router.get("/search")

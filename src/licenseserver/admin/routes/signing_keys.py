@@ -17,6 +17,8 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.i18n import N_
+from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
 from licenseserver.db.sql import Connection
@@ -40,7 +42,7 @@ router = APIRouter()
 # A kid is an RFC 7638 thumbprint (43 base64url characters); the column holds up to 64. Anything
 # else in the path is bad input (400), not an unknown key.
 Kid = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-STATES = {CURRENT: ("aktuell", "ok"), PREVIOUS: ("veröffentlicht", "warn"), RETIRED: ("zurückgezogen", "off")}
+STATES = {CURRENT: ("aktuell", "ok"), PREVIOUS: (_l("veröffentlicht"), "warn"), RETIRED: (_l("zurückgezogen"), "off")}
 ANCHOR = "#signaturschluessel"  # the section, so the browser scrolls back to it
 
 
@@ -90,7 +92,7 @@ async def _find(conn: Connection, kid: str) -> SigningKeyInfo:
     for key in await list_keys(conn):
         if key.kid == kid:
             return key
-    raise AppError(404, ErrorCode.NOT_FOUND, "Diesen Signaturschlüssel gibt es nicht.")
+    raise AppError(404, ErrorCode.NOT_FOUND, N_("Diesen Signaturschlüssel gibt es nicht."))
 
 
 def _refuse_unless_previous(key: SigningKeyInfo) -> None:
@@ -100,10 +102,10 @@ def _refuse_unless_previous(key: SigningKeyInfo) -> None:
         raise AppError(
             409,
             ErrorCode.CONFLICT,
-            "Der aktuelle Schlüssel kann nicht zurückgezogen werden: zuerst einen neuen erzeugen.",
+            N_("Der aktuelle Schlüssel kann nicht zurückgezogen werden: zuerst einen neuen erzeugen."),
         )
     if key.state == RETIRED:
-        raise AppError(409, ErrorCode.CONFLICT, "Dieser Signaturschlüssel ist bereits zurückgezogen.")
+        raise AppError(409, ErrorCode.CONFLICT, N_("Dieser Signaturschlüssel ist bereits zurückgezogen."))
 
 
 @router.post("/administration/signing-keys/rotate")

@@ -23,6 +23,8 @@ class AdminUser(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = created_at_column()
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The panel's language for this account: "de" (the default) or "en" (admin/i18n.py).
+    language: Mapped[str] = mapped_column(String(5), nullable=False, server_default="de")
 
 
 class AdminRecoveryCode(Base):

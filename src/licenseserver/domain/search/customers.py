@@ -23,6 +23,5 @@ def customer_statement() -> Select[*tuple[Any, ...]]:
 
 def customer_hit(row: Any) -> SearchHit:
     count = int(row.license_count)
-    words = "1 Lizenz" if count == 1 else f"{count} Lizenzen"
     url = f"/customers/{row.id}/edit"
-    return SearchHit("customer", row.id, row.name, row.email, url, f"{row.email} – {words}", count)
+    return SearchHit("customer", row.id, row.name, row.email, url, license_count=count)

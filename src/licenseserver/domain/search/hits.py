@@ -20,7 +20,7 @@ class SearchHit:
     title: str
     subtitle: str  # the reference's words ("ACME Corp - Active"), for the JSON endpoint
     url: str
-    page_subtitle: str = ""  # the panel's German words, when they differ
+    page_subtitle: str = ""  # the panel's words, when they differ and name no codes (admin/search_words.py)
     license_count: int | None = None  # customers only
 
     def as_json(self) -> dict[str, Any]:

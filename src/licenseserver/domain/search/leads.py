@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
 
 from licenseserver.db.models import LeadContact, LeadContactDetail, LeadInstitution
-from licenseserver.domain.leads.schemas import TYPE_LABELS
 from licenseserver.domain.search.hits import SearchHit
 
 
@@ -27,8 +26,7 @@ def lead_statement() -> Select[*tuple[Any, ...]]:
 
 
 def lead_hit(row: Any) -> SearchHit:
-    kind = TYPE_LABELS.get(row.institution_type, row.institution_type)
-    return SearchHit("lead", row.id, row.name, f"Lead - {row.institution_type}", f"/leads/edit/{row.id}", kind)
+    return SearchHit("lead", row.id, row.name, f"Lead - {row.institution_type}", f"/leads/edit/{row.id}")
 
 
 def _name_condition(q: str) -> ColumnElement[bool]:

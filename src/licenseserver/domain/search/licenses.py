@@ -26,9 +26,8 @@ def license_statement() -> Select[*tuple[Any, ...]]:
 
 
 def license_hit(row: Any) -> SearchHit:
-    state, zustand = ("Active", "aktiv") if row.is_active else ("Inactive", "inaktiv")
-    url = f"/licenses/{row.id}"
-    return SearchHit("license", row.id, row.license_key, f"{row.name} - {state}", url, f"{row.name} – {zustand}")
+    state = "Active" if row.is_active else "Inactive"
+    return SearchHit("license", row.id, row.license_key, f"{row.name} - {state}", f"/licenses/{row.id}")
 
 
 def device_condition(q: str) -> ColumnElement[bool]:
@@ -53,6 +52,4 @@ def device_statement() -> Select[*tuple[Any, ...]]:
 
 def device_hit(row: Any) -> SearchHit:
     title = row.machine_name or row.hardware_hash
-    return SearchHit(
-        "device", row.id, title, row.license_key, f"/licenses/{row.license_id}", f"Lizenz {row.license_key}"
-    )
+    return SearchHit("device", row.id, title, row.license_key, f"/licenses/{row.license_id}")

@@ -10,10 +10,6 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from licenseserver.db.models import License, Resource
 from licenseserver.domain.search.hits import SearchHit, lower_prefix
 
-# The pool page's words (admin/routes/resources.py); the domain cannot import the panel.
-TYPE_WORDS = {"domain": "Domain", "ipv4": "IPv4-Adresse", "phone": "Telefonnummer", "server": "Server"}
-STATUS_WORDS = {"available": "verfügbar", "allocated": "zugewiesen", "quarantine": "in Quarantäne"}
-
 
 def resource_condition(q: str) -> ColumnElement[bool]:
     return lower_prefix(Resource.identifier, q)
@@ -30,9 +26,8 @@ def resource_statement(q: str) -> Select[*tuple[Any, ...]]:
 
 
 def resource_hit(row: Any) -> SearchHit:
+    # The codes, not words: the panel names them in the staff member's language (admin/search_words.py).
     subtitle = f"{row.resource_type} - {row.status}"
-    words = f"{TYPE_WORDS.get(row.resource_type, row.resource_type)} – {STATUS_WORDS.get(row.status, row.status)}"
     if row.license_key:
         subtitle += f" - {row.license_key}"
-        words += f" ({row.license_key})"
-    return SearchHit("resource", row.id, row.identifier, subtitle, f"/resources/{row.id}", words)
+    return SearchHit("resource", row.id, row.identifier, subtitle, f"/resources/{row.id}")
