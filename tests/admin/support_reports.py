@@ -11,6 +11,9 @@ from licenseserver.db.models import Activation, ClientSession, LeadInstitution
 from licenseserver.db.unit_of_work import run_in_orm_transaction
 from tests.support.world import TestWorld
 
+# Devices are activated this many minutes before their age in days.
+DEVICE_AGE_MINUTES = 10
+
 
 def add_licenses_in_every_state(world: TestWorld, today: date) -> dict[str, int]:
     """Licenses whose states and end dates the tests know; their ids by name."""
@@ -48,7 +51,7 @@ def add_devices(world: TestWorld, license_id: int, ages_in_days: list[int], acti
                     hardware_hash=f"{license_id:04d}{number:04d}" + "ab" * 30,
                     machine_name=f"DEV-{license_id}-{number}",
                     app_version="2.1.0",
-                    activated_at=now - timedelta(days=age, minutes=10),
+                    activated_at=now - timedelta(days=age, minutes=DEVICE_AGE_MINUTES),
                     last_heartbeat=now - timedelta(minutes=5),
                     is_active=active,
                     deactivated_at=None if active else now,

@@ -15,7 +15,13 @@ from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.reports import breakdowns, trends
 from licenseserver.domain.reports.periods import monday_of
 from tests.admin.conftest import count_queries
-from tests.admin.support_reports import add_devices, add_leads, add_licenses_in_every_state, add_sessions
+from tests.admin.support_reports import (
+    DEVICE_AGE_MINUTES,
+    add_devices,
+    add_leads,
+    add_licenses_in_every_state,
+    add_sessions,
+)
 from tests.support.world import TestWorld
 
 T = TypeVar("T")
@@ -59,7 +65,9 @@ def test_activations_per_week_count_every_device_activated_in_the_last_13_weeks(
     assert len(weeks) == 13 and weeks[-1].start == monday_of(today().date())
     expected: dict[object, int] = {}
     for age in (0, 0, 20, 3):
-        start = monday_of((today() - timedelta(days=age)).date())
+        # add_devices activates each device ten minutes before `age` days ago: just after
+        # midnight that is the day (and maybe the week) before.
+        start = monday_of((today() - timedelta(days=age, minutes=DEVICE_AGE_MINUTES)).date())
         expected[start] = expected.get(start, 0) + 1
     assert {w.start: w.count for w in weeks if w.count} == expected
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -49,6 +50,10 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await state.db.open()
+        # What start-up built lives as long as the process: out of the collector's reach, a full
+        # collection walks only what requests leave behind instead of pausing every request for
+        # tens of milliseconds (the open-loop p99 of bench/run_bench.py, docs/performance.md).
+        gc.freeze()
         sweeper = asyncio.create_task(sweep_sessions_forever(state))
         try:
             async with tally_written():
