@@ -177,9 +177,9 @@ async def confirm_totp(request: Request, db: Db, staff: Staff) -> Response:
     return await _account_page(request, db, staff, saved="totp_enabled", new_codes=codes)
 
 
-@router.post("/account/recovery-codes")
-async def regenerate_recovery_codes(request: Request, db: Db, staff: Staff) -> Response:
-    """Ten new recovery codes for the password; every older one stops working."""
+async def _totp_change_confirmed(request: Request, db: Db, staff: Staff) -> AdminUser | Response:
+    """The locked account when TOTP is on and the password was confirmed (throttled like a log-in),
+    else the answer that says why not."""
     fields = await form_fields(request)
     admin = await _locked_admin(db, staff)
     if not _totp_on(admin):
@@ -192,6 +192,15 @@ async def regenerate_recovery_codes(request: Request, db: Db, staff: Staff) -> R
         if exc.status != 400:
             raise
         return await _account_page(request, db, staff, exc.message, exc.status)
+    return admin
+
+
+@router.post("/account/recovery-codes")
+async def regenerate_recovery_codes(request: Request, db: Db, staff: Staff) -> Response:
+    """Ten new recovery codes for the password; every older one stops working."""
+    admin = await _totp_change_confirmed(request, db, staff)
+    if isinstance(admin, Response):
+        return admin
     codes = await recovery_codes.replace_codes(db, admin_state(request).secret_key, admin.id)
     count = {"recovery_codes": len(codes)}
     await record(db, actor_of(request, staff), "recovery_codes_generated", "admin_user", admin.id, after=count)
@@ -200,18 +209,9 @@ async def regenerate_recovery_codes(request: Request, db: Db, staff: Staff) -> R
 
 @router.post("/account/totp/disable")
 async def disable_totp(request: Request, db: Db, staff: Staff) -> Response:
-    fields = await form_fields(request)
-    admin = await _locked_admin(db, staff)
-    if not _totp_on(admin):
-        raise AppError(409, ErrorCode.CONFLICT, N_("Die Zwei-Faktor-Anmeldung ist nicht eingerichtet."))
-    try:
-        await _check_password(request, staff, fields.get("password", ""))
-    except LoginThrottledError as exc:
-        return throttled_answer(request, exc)
-    except AppError as exc:
-        if exc.status != 400:
-            raise
-        return await _account_page(request, db, staff, exc.message, exc.status)
+    admin = await _totp_change_confirmed(request, db, staff)
+    if isinstance(admin, Response):
+        return admin
     await account.turn_off_totp(db, admin)
     actor = actor_of(request, staff)
     await record(db, actor, "totp_disabled", "admin_user", admin.id, {"totp_enabled": True}, {"totp_enabled": False})
