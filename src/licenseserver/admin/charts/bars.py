@@ -79,6 +79,24 @@ class _Plot:
     def category(self, index: int, label: str) -> Markup:
         return text(self.centre(index), self.bottom + 16, label, size=11, class_="category")
 
+    def bar(self, index: int, base: float, height: float, fill: str, label: str, value: int) -> Markup:
+        """A column (or a stacked segment) standing on `base`, named and valued for its tooltip
+        and for tests (data-label, data-value)."""
+        return element(
+            "rect",
+            element("title", f"{label}: {chart_number(value)}"),
+            class_="bar",
+            x=self.bar_x(index),
+            y=base - height,
+            width=self.bar_width,
+            height=height,
+            fill=fill,
+            stroke="#444",
+            stroke_width=0.5,
+            data_label=label,
+            data_value=value,
+        )
+
 
 def _description(title: str, labels: Sequence[str], values: Sequence[int]) -> str:
     figures = "; ".join(f"{label}: {chart_number(value)}" for label, value in zip(labels, values, strict=True))
@@ -94,23 +112,7 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], label_every: int =
     parts = [pattern_defs(chart_id, max(bar.fill for bar in bars) + 1), plot.axis()]
     for index, bar in enumerate(bars):
         height = plot.scale.length(bar.value, plot.height)
-        tooltip = element("title", f"{bar.label}: {chart_number(bar.value)}")
-        parts.append(
-            element(
-                "rect",
-                tooltip,
-                class_="bar",
-                x=plot.bar_x(index),
-                y=plot.bottom - height,
-                width=plot.bar_width,
-                height=height,
-                fill=paint(chart_id, bar.fill),
-                stroke="#444",
-                stroke_width=0.5,
-                data_label=bar.label,
-                data_value=bar.value,
-            )
-        )
+        parts.append(plot.bar(index, plot.bottom, height, paint(chart_id, bar.fill), bar.label, bar.value))
         parts.append(text(plot.centre(index), plot.bottom - height - 4, chart_number(bar.value), class_="value"))
         if (len(bars) - 1 - index) % label_every == 0:
             parts.append(plot.category(index, bar.label))
@@ -133,23 +135,7 @@ def stacked_bar_chart(chart_id: str, title: str, categories: Sequence[str], seri
             height = plot.scale.length(value, plot.height)
             if value == 0:
                 continue
-            tooltip = element("title", f"{category}, {one.name}: {chart_number(value)}")
-            parts.append(
-                element(
-                    "rect",
-                    tooltip,
-                    class_="bar",
-                    x=plot.bar_x(index),
-                    y=base - height,
-                    width=plot.bar_width,
-                    height=height,
-                    fill=paint(chart_id, number),
-                    stroke="#444",
-                    stroke_width=0.5,
-                    data_label=f"{category}, {one.name}",
-                    data_value=value,
-                )
-            )
+            parts.append(plot.bar(index, base, height, paint(chart_id, number), f"{category}, {one.name}", value))
             if height >= MIN_LABEL_HEIGHT:
                 # On a white box, so the value reads on any pattern.
                 label = chart_number(value)
