@@ -15,7 +15,7 @@ from licenseserver.db.sql.query import Connection, Database, Query, Row
 from licenseserver.db.urls import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
 
 
-def _column_names(cursor: aiosqlite.Cursor) -> list[str]:
+def _column_names(cursor: aiosqlite.Cursor | sqlite3.Cursor) -> list[str]:
     # From the description, not a row factory, so any aiosqlite connection can be wrapped.
     return [column[0] for column in cursor.description or ()]
 
@@ -55,6 +55,37 @@ class SqliteConnection(Connection):
         await self.raw.execute(query.render(self.dialect), args)
 
 
+class SqliteAutocommitConnection(SqliteConnection):
+    """Outside a transaction a SELECT reads through `reader`, a second connection the event loop
+    uses directly: in WAL mode a reader never waits for a writer, and a short indexed read costs
+    far less than the trip to aiosqlite's thread and back (docs/performance.md). Writes, and a
+    read the reader cannot take at once (a rare SQLITE_BUSY during a checkpoint), go through the
+    thread, so the loop never waits on a lock."""
+
+    def __init__(self, raw: aiosqlite.Connection, reader: sqlite3.Connection) -> None:
+        super().__init__(raw)
+        self.reader = reader
+
+    async def _rows(self, query: Query, args: tuple[Any, ...]) -> tuple[list[str], Sequence[Any]]:
+        sql = query.render(self.dialect)
+        if sql.startswith("SELECT"):
+            try:
+                cursor = self.reader.execute(sql, args)
+                try:
+                    return _column_names(cursor), cursor.fetchall()
+                finally:
+                    cursor.close()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+        return await super()._rows(query, args)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    # The extended codes (SQLITE_BUSY_SNAPSHOT, ...) carry the primary one in their low byte.
+    return (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class SqliteDatabase(Database):
     """One connection, used by one task at a time: SQLite runs one writer per file anyway."""
 
@@ -63,6 +94,7 @@ class SqliteDatabase(Database):
     def __init__(self, database_url: str) -> None:
         self._path = sqlite_path(database_url)
         self._raw: aiosqlite.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -80,8 +112,17 @@ class SqliteDatabase(Database):
         ):
             await raw.execute(f"PRAGMA {pragma}")
         self._raw = raw
+        # After the writer switched the file to WAL. timeout=0: a busy read goes to the thread.
+        reader = sqlite3.connect(
+            self._path, check_same_thread=False, detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None, timeout=0
+        )
+        reader.execute("PRAGMA query_only=ON")
+        self._reader = reader
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._raw is not None:
             await self._raw.close()
             self._raw = None
@@ -95,7 +136,9 @@ class SqliteDatabase(Database):
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[Connection]:
         async with self._lock:
-            yield SqliteConnection(self.raw)
+            if self._reader is None:
+                raise RuntimeError("database is not open")
+            yield SqliteAutocommitConnection(self.raw, self._reader)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
