@@ -158,3 +158,11 @@ def test_not_yet_valid_wears_the_neutral_badge(world: TestWorld, staff_panel: Te
     page = staff_panel.get("/licenses").text
     assert '<span class="badge info">Noch nicht gültig</span>' in page
     assert '<td class="mono"><a href="/licenses/' in page  # the key's cell never breaks
+
+
+def test_device_list_counts_after_the_page(world: TestWorld, staff_panel: TestClient) -> None:
+    with make_client(world) as api:
+        for n in range(3):
+            live_session(world, api, f"hw-{n}")
+    counted = staff_panel.get("/devices/count?page=1").text
+    assert "Seite 1 von 1 · 1–3 von 3 Geräten" in counted
