@@ -11,7 +11,7 @@ from tests.support.world import TestWorld
 
 
 def test_bulk_buttons_wait_for_a_ticked_box(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
-    lic_id, key = new_license(shared_world, "Buntspecht Bau GmbH")
+    _, key = new_license(shared_world, "Buntspecht Bau GmbH")
     log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     bulk = page.locator("#bulk-form")
