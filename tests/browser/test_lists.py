@@ -15,7 +15,9 @@ def test_bulk_buttons_wait_for_a_ticked_box(page: Page, shared_servers: Servers,
     log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     bulk = page.locator("#bulk-form")
-    buttons = [bulk.get_by_role("button", name=name) for name in ("Aktivieren", "Deaktivieren", "Löschen …")]
+    buttons = [
+        bulk.get_by_role("button", name=name, exact=True) for name in ("Aktivieren", "Deaktivieren", "Löschen …")
+    ]
     for button in buttons:
         expect(button).to_be_disabled()
     box = page.get_by_label(f"Lizenz {key} auswählen")
