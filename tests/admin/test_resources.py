@@ -59,7 +59,7 @@ def test_pool_page_pages_in_the_database(world: TestWorld, staff_panel: TestClie
     second = staff_panel.get("/resources?page=2").text
     assert "SRV-049" in first and "SRV-050" not in first
     assert "SRV-050" in second and "SRV-059" in second and "SRV-000" not in second
-    assert "Seite 2 von 2 (60 Ressourcen)" in second
+    assert "Seite 2 von 2 · 51–60 von 60 Ressourcen" in second
 
 
 def test_pool_page_refuses_bad_filters(staff_panel: TestClient) -> None:
@@ -304,9 +304,11 @@ def test_pool_buttons_return_to_the_list(world: TestWorld, staff_panel: TestClie
     [rid] = pool(world, "domain", "a.example")
     back = "/resources?type=domain&page=1"
     response = staff_panel.post(f"/resources/{rid}/quarantine", data={"back": back}, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == back
+    assert response.status_code == 303 and response.headers["location"] == back + "&notice=quarantined"
+    assert "Ressource in Quarantäne genommen." in staff_panel.get(response.headers["location"]).text
     response = staff_panel.post(f"/resources/{rid}/release", data={"back": "//evil.example/"}, follow_redirects=False)
-    assert response.headers["location"] == f"/resources/{rid}"
+    assert response.headers["location"] == f"/resources/{rid}?notice=released"
+    assert "Ressource freigegeben." in staff_panel.get(response.headers["location"]).text
     assert resource_state(world, rid) == ("available", None)
 
 
@@ -410,4 +412,4 @@ def test_list_pages_run_a_constant_number_of_queries(world: TestWorld, staff_pan
     few = [count_queries(staff_panel, path) for path in paths]
     grow(20, "b")
     assert [count_queries(staff_panel, path) for path in paths] == few
-    assert "(22 Sitzungen)" in staff_panel.get("/sessions").text
+    assert "1–22 von 22 Sitzungen" in staff_panel.get("/sessions").text

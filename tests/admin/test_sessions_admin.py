@@ -29,7 +29,7 @@ def test_live_sessions_page_lists_only_live_sessions(world: TestWorld, staff_pan
     assert page.status_code == 200
     assert live_key in page.text and "Alpha GmbH" in page.text and "DESKTOP-ABC123" in page.text
     assert stale_key not in page.text and ended_key not in page.text
-    assert "(1 Sitzungen)" in page.text
+    assert "Seite 1 von 1 · 1–1 von 1 Sitzungen" in page.text
     assert f'action="/sessions/{session_id(world, stale_token)}/end"' not in page.text
 
 

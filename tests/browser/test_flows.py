@@ -191,7 +191,8 @@ def test_create_license_with_generated_key_and_customer_select(
         "SELECT id, customer_id, max_activations, is_active FROM licenses WHERE license_key = :k", k=key
     )
     assert [(r["customer_id"], r["max_activations"], r["is_active"]) for r in stored] == [(customer_id, 3, True)]
-    assert page.url == f"{shared_servers.admin_url}/licenses/{stored[0]['id']}"
+    assert page.url == f"{shared_servers.admin_url}/licenses/{stored[0]['id']}?done=license_created"
+    expect(page.get_by_role("status")).to_have_text("Lizenz angelegt.")
 
 
 def test_create_a_license_with_the_keyboard_only(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:

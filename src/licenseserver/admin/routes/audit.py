@@ -10,9 +10,10 @@ from starlette.responses import Response
 from licenseserver.admin.deps import Db, Staff
 from licenseserver.admin.formdata import parse_form
 from licenseserver.admin.i18n import lazy_gettext as _l
+from licenseserver.admin.list_chrome import render_pager_text
 from licenseserver.admin.rendering import render
-from licenseserver.domain.audit.queries import PER_PAGE, AuditFilter, audit_page
-from licenseserver.kit.paging import MAX_PAGE
+from licenseserver.domain.audit.queries import PER_PAGE, AuditFilter, audit_page, count_audit
+from licenseserver.kit.paging import MAX_PAGE, PageRequest
 
 router = APIRouter()
 LABELS = {
@@ -32,14 +33,23 @@ async def audit_log(request: Request, db: Db, staff: Staff) -> Response:
     # would show entries the reader believes are excluded.
     filters = parse_form(AuditFilter, dict(request.query_params), LABELS)
     page = await audit_page(db, filters)
+
+    def link(page: int) -> str:
+        return f"/audit?{urlencode(filters.query_args(min(page, MAX_PAGE)))}"
+
     context = {
         "filters": filters,
         "page": page,
-        "per_page": PER_PAGE,
-        "max_page": MAX_PAGE,
-        "previous_url": f"/audit?{urlencode(filters.query_args(page.page - 1))}" if page.page > 1 else None,
-        "next_url": (
-            f"/audit?{urlencode(filters.query_args(page.page + 1))}" if page.has_next and page.page < MAX_PAGE else None
-        ),
+        "link": link,
+        "count_url": link(page.page).replace("/audit?", "/audit/count?", 1),
+        "filtered": bool(filters.query_args()),
     }
     return render(request, "audit/index.html", context)
+
+
+@router.get("/audit/count")
+async def audit_count(request: Request, db: Db, staff: Staff) -> Response:
+    """The pager's text with the number of matching entries, loaded after the page (htmx)."""
+    filters = parse_form(AuditFilter, dict(request.query_params), LABELS)
+    total = await count_audit(db, filters)
+    return render_pager_text(request, PageRequest(filters.page, PER_PAGE), total, _l("Einträgen"))

@@ -22,7 +22,7 @@ from licenseserver.admin.deps import (
     request_address,
 )
 from licenseserver.admin.i18n import lazy_gettext as _l
-from licenseserver.admin.login_throttle import LoginThrottledError, reserve_attempt, throttled_answer
+from licenseserver.admin.login_throttle import LoginThrottledError, reserve_attempt
 from licenseserver.admin.rendering import render
 from licenseserver.admin.state import admin_state
 from licenseserver.db.models import AdminUser
@@ -107,7 +107,10 @@ async def login(
         attempt = await reserve_attempt(request, username, TOO_MANY_LOGINS)
     except LoginThrottledError as exc:
         await record(db, actor, "login_throttled", "admin_user", entity_id)
-        return throttled_answer(request, exc)
+        # The log-in page itself says it (429 kept, with the Retry-After), form and name kept.
+        response = _login_page(request, exc.message, 429, _safe_next(next), username=username)
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
     # A recovery code is typed into the code field: its attempt counts like a TOTP code's.
     authenticated = await authenticate(db, admin_state(request).secret_key, username, password, totp)
     if authenticated is None:

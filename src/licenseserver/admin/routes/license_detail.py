@@ -47,6 +47,7 @@ DONE_MESSAGES = {
     "session_ended": _l("Sitzung beendet."),
     "resources_allocated": _l("Ressourcen zugewiesen."),
     "resource_released": _l("Ressource freigegeben."),
+    "license_created": _l("Lizenz angelegt."),
 }
 DEVICE_LABELS = {
     "hardware_hash": _l("Hardware-Hash"),

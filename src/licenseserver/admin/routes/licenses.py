@@ -9,12 +9,13 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator, Field
 from starlette.datastructures import FormData
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form, form_text, form_values, parse_form
 from licenseserver.admin.i18n import N_
 from licenseserver.admin.i18n import lazy_gettext as _l
+from licenseserver.admin.list_chrome import render_pager_text
 from licenseserver.admin.query_params import EntityId, ListQuery, OptionalId, SortDirection, empty_is_none, list_link
 from licenseserver.admin.rendering import render
 from licenseserver.admin.routes import licenses_api
@@ -62,7 +63,8 @@ NOTICES = {
     "activated": _l("{n} Lizenz(en) aktiviert."),
     "deactivated": _l("{n} Lizenz(en) deaktiviert."),
     "deleted": _l("{n} Lizenz(en) gelöscht."),
-    "saved": "Gespeichert.",
+    "saved": _l("Gespeichert."),
+    "none_selected": _l("Keine Lizenz ausgewählt."),
 }
 BULK_ACTIONS = ("activate", "deactivate", "delete")
 
@@ -109,7 +111,8 @@ async def license_list(request: Request, db: Db, staff: Staff, query: Annotated[
         "page": page,
         "query": query,
         "link": link,
-        "count_url": list_link("/licenses/count", query.filter_params())(),
+        "count_url": list_link("/licenses/count", {**query.params(), "page": query.page})(),
+        "filtered": any(value for value in query.filter_params().values()),
         "back": urlencode({k: v for k, v in {**query.params(), "page": query.page}.items() if v}),
         "customer": await customer_option(db, query.customer_id),
         "today": utc_today(),
@@ -120,10 +123,13 @@ async def license_list(request: Request, db: Db, staff: Staff, query: Annotated[
 
 
 @router.get("/licenses/count")
-async def license_count(db: Db, staff: Staff, query: Annotated[LicenseListQuery, Query()]) -> Response:
-    """The list's total, loaded after the page (htmx), so the page never waits for a COUNT."""
+async def license_count(
+    request: Request, db: Db, staff: Staff, query: Annotated[LicenseListQuery, Query()]
+) -> Response:
+    """The pager's text with the list's total, loaded after the page (htmx), so the page never
+    waits for a COUNT."""
     total = await count_licenses(db, query.filters())
-    return HTMLResponse(f"<span>von {total} Lizenzen</span>")
+    return render_pager_text(request, query.page_request(), total, _l("Lizenzen"))
 
 
 def _back_query(form: FormData) -> str:
@@ -131,10 +137,15 @@ def _back_query(form: FormData) -> str:
     return urlencode(parse_qsl(form_text(form, "back"))[:20])
 
 
+def _back_to_list(back: str, notice: str, count: int | None = None) -> Response:
+    """Back to the list the form came from (its filters and page kept), with the notice."""
+    separator = "&" if back else ""
+    tail = "" if count is None else f"&count={count}"
+    return RedirectResponse(f"/licenses?{back}{separator}notice={notice}{tail}", status_code=303)
+
+
 def _form_ids(form: FormData) -> LicenseIds:
     raw = [value for value in form.getlist("license_ids") if isinstance(value, str)]
-    if not raw:
-        raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Bitte mindestens eine Lizenz auswählen."))
     ids = [_small_int(value) for value in raw]
     if None in ids:
         raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Ungültige Lizenz-ID."))
@@ -149,8 +160,11 @@ async def bulk_action(request: Request, db: Db, staff: Staff) -> Response:
     action = form_text(form, "action")
     if action not in BULK_ACTIONS:
         raise AppError(400, ErrorCode.VALIDATION_ERROR, N_("Unbekannte Aktion."))
-    ids = _form_ids(form).unique()
     back = _back_query(form)
+    if not form.getlist("license_ids"):
+        # The buttons wait for a ticked box (licenses.js); without script the list says it.
+        return _back_to_list(back, "none_selected")
+    ids = _form_ids(form).unique()
     actor = actor_of(request, staff)
     if action == "delete" and form_text(form, "confirm") != "yes":
         context = {"licenses": await license_rows(db, ids), "back": back, "today": utc_today(), **_labels()}
@@ -160,8 +174,7 @@ async def bulk_action(request: Request, db: Db, staff: Staff) -> Response:
     else:
         count = await set_active(db, ids, action == "activate", actor)
         notice = "activated" if action == "activate" else "deactivated"
-    separator = "&" if back else ""
-    return RedirectResponse(f"/licenses?{back}{separator}notice={notice}&count={count}", status_code=303)
+    return _back_to_list(back, notice, count)
 
 
 def _license_values(form: FormData) -> dict[str, Any]:
@@ -179,7 +192,7 @@ async def _form_page(
         "license_id": license_id,
         "customer": customer,
         "error": error.message if error else "",
-        "notice": _notice(request),
+        "notice": "" if error else _notice(request),
         **_labels(),
     }
     return render(request, "licenses/form.html", context, status_code=error.status if error else 200)
@@ -212,7 +225,7 @@ async def create_license_from_form(request: Request, db: Db, staff: Staff) -> Re
         return await _form_page(request, db, values, error=error)
     snapshot = license_snapshot(license_row)
     await record(db, actor_of(request, staff), "create", "license", license_row.id, after=snapshot)
-    return RedirectResponse(f"/licenses/{license_row.id}", status_code=303)
+    return RedirectResponse(f"/licenses/{license_row.id}?done=license_created", status_code=303)
 
 
 @router.get("/licenses/{license_id}/edit")
@@ -243,12 +256,19 @@ async def delete_license_from_form(request: Request, db: Db, staff: Staff, licen
 
 
 async def _row_fragment(
-    request: Request, db: Db, license_id: int, template: str, error: AppError | None = None, values: Any = None
+    request: Request,
+    db: Db,
+    license_id: int,
+    template: str,
+    error: AppError | None = None,
+    values: Any = None,
+    saved: bool = False,
 ) -> Response:
     rows = await license_rows(db, [license_id])
     if not rows:
         raise license_not_found(license_id)
-    context = {"license": rows[0], "values": values, "today": utc_today(), "error": error.message if error else ""}
+    context = {"license": rows[0], "values": values, "today": utc_today(), "saved": saved}
+    context["error"] = error.message if error else ""
     return render(request, template, {**context, **_labels()}, status_code=error.status if error else 200)
 
 
@@ -274,4 +294,4 @@ async def quick_edit_from_form(request: Request, db: Db, staff: Staff, license_i
         if error.status == 404:
             raise
         return await _row_fragment(request, db, license_id, "licenses/_quick_edit.html", error, values)
-    return await _row_fragment(request, db, license_id, "licenses/_row.html")
+    return await _row_fragment(request, db, license_id, "licenses/_row.html", saved=True)

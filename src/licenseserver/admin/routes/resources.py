@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import form_fields, parse_form
+from licenseserver.admin.i18n import gettext
 from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
 from licenseserver.db.models.resources import RESOURCE_STATES, RESOURCE_TYPES
@@ -30,10 +31,11 @@ PER_PAGE = 50
 ADD_LABELS = {"resource_type": _l("Typ"), "identifiers": _l("Bezeichner")}
 TYPE_LABELS = {"domain": _l("Domain"), "ipv4": _l("IPv4-Adresse"), "phone": _l("Telefonnummer"), "server": _l("Server")}
 STATUS_LABELS = {"available": _l("Verfügbar"), "allocated": _l("Zugewiesen"), "quarantine": _l("Quarantäne")}
+NOTICES = {"quarantined": _l("Ressource in Quarantäne genommen."), "released": _l("Ressource freigegeben.")}
 ACTION_LABELS = {
-    "created": "Angelegt",
+    "created": _l("Angelegt"),
     "allocated": _l("Zugewiesen"),
-    "released": "Freigegeben",
+    "released": _l("Freigegeben"),
     "quarantined": _l("In Quarantäne"),
 }
 
@@ -61,6 +63,14 @@ def _checked_filter(value: str, allowed: tuple[str, ...], name: str) -> str | No
     if value and value not in allowed:
         raise AppError(400, ErrorCode.VALIDATION_ERROR, f"Invalid request: {name}: use one of " + ", ".join(allowed))
     return value or None
+
+
+def _notice(request: Request) -> str:
+    """The message of the action that led here (after its redirect)."""
+    added = request.query_params.get("added", "")
+    if added.isascii() and added.isdigit() and len(added) <= 6:
+        return gettext("%(added)s Ressourcen angelegt.") % {"added": added}
+    return str(NOTICES.get(request.query_params.get("notice", ""), ""))
 
 
 def _labels() -> dict[str, object]:
@@ -91,7 +101,7 @@ async def _pool_page(
         "page": counted_page(rows, wanted, total, params=filters),
         "filters": filters,
         "free_counts": await pool.free_counts(db),
-        "added": request.query_params.get("added", ""),
+        "notice": "" if error else _notice(request),
         "error": error.message if error else None,
         "form": form or {},
         "max_batch": MAX_BATCH,
@@ -140,29 +150,31 @@ async def resource_page(request: Request, db: Db, staff: Staff, resource_id: Id)
         "resource": await pool.get_resource(db, resource_id),
         "history": await pool.history_of(db, resource_id),
         "action_labels": ACTION_LABELS,
+        "notice": _notice(request),
     }
     return render(request, "resources/detail.html", context)
 
 
-async def _back_to(request: Request, resource_id: int) -> str:
-    """Where a button sends staff back to: the pool list they came from (its filters kept), or
-    the resource's page. Only paths of the pool: a form must not redirect elsewhere."""
+async def _back_to(request: Request, resource_id: int, notice: str) -> str:
+    """Where a button sends staff back to, with what happened: the pool list they came from (its
+    filters kept), or the resource's page. Only paths of the pool: a form must not redirect
+    elsewhere."""
     back = (await form_fields(request)).get("back", "")
-    if back.startswith("/resources") and "//" not in back and "\\" not in back:
-        return back
-    return f"/resources/{resource_id}"
+    if not (back.startswith("/resources") and "//" not in back and "\\" not in back):
+        back = f"/resources/{resource_id}"
+    return f"{back}{'&' if '?' in back else '?'}notice={notice}"
 
 
 @router.post("/resources/{resource_id}/release")
 async def release_form(request: Request, db: Db, staff: Staff, resource_id: Id) -> Response:
     await change_state_audited(request, db, staff, resource_id, "release")
-    return RedirectResponse(await _back_to(request, resource_id), status_code=303)
+    return RedirectResponse(await _back_to(request, resource_id, "released"), status_code=303)
 
 
 @router.post("/resources/{resource_id}/quarantine")
 async def quarantine_form(request: Request, db: Db, staff: Staff, resource_id: Id) -> Response:
     await change_state_audited(request, db, staff, resource_id, "quarantine")
-    return RedirectResponse(await _back_to(request, resource_id), status_code=303)
+    return RedirectResponse(await _back_to(request, resource_id, "quarantined"), status_code=303)
 
 
 # ---- JSON ----------------------------------------------------------------------------------

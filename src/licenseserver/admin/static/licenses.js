@@ -37,4 +37,29 @@
     }, { once: true });
     cancel.click();
   });
+  // The bulk buttons wait for a ticked box (without script they stay usable: the server then
+  // answers "Keine Lizenz ausgewählt." on the list).
+  function updateBulkButtons() {
+    var ticked = document.querySelector('input[name="license_ids"]:checked') !== null;
+    document.querySelectorAll("#bulk-form [data-needs-selection]").forEach(function (button) {
+      button.disabled = !ticked;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", updateBulkButtons);
+  // After app.js's "select all" has ticked the rows (the listener order is the scripts' order).
+  document.addEventListener("change", function () { window.setTimeout(updateBulkButtons, 0); });
+  document.addEventListener("htmx:afterSettle", function () {
+    updateBulkButtons();
+    // A quick edit's save: the row shows "Gespeichert."; the page's one status message says it
+    // aloud (role="status" is a polite live region). Taken once, so no later swap repeats it.
+    var saved = document.querySelector("[data-saved-message]");
+    var status = document.getElementById("action-message");
+    if (saved && status) {
+      saved.removeAttribute("data-saved-message");
+      var notice = document.createElement("p");
+      notice.className = "notice ok";
+      notice.textContent = saved.getAttribute("data-message");
+      status.replaceChildren(notice);
+    }
+  });
 })();

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Self
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import AuditEntry
@@ -114,3 +114,9 @@ async def audit_page(session: AsyncSession, filters: AuditFilter, per_page: int 
     )
     entries = (await session.scalars(query)).all()
     return page_of([AuditRow(e, pretty_json(e.before), pretty_json(e.after)) for e in entries], wanted)
+
+
+async def count_audit(session: AsyncSession, filters: AuditFilter) -> int:
+    """How many entries match the filters (the pager's total, loaded after the page)."""
+    total = await session.scalar(select(func.count()).select_from(_filtered(filters).subquery()))
+    return int(total or 0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import Activation, Customer, License
@@ -153,3 +153,9 @@ async def deactivate_device(session: AsyncSession, license_id: int, device_id: i
     before = device_json(device)
     ended = await end_open_session_of_device(conn, license_id, device.hardware_hash)
     return Deactivation(before, None if ended is None else int(ended["id"]))
+
+
+async def count_active_devices(session: AsyncSession) -> int:
+    """How many devices are active (the device list's total, loaded after the page)."""
+    total = await session.scalar(select(func.count()).select_from(Activation).where(Activation.is_active))
+    return int(total or 0)

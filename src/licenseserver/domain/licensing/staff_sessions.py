@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Result, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.db.models import ClientSession, Customer, License
+from licenseserver.db.models import Activation, ClientSession, Customer, License
 from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.clients.service import current_session_timeout, session_timeout_expression
@@ -38,6 +38,7 @@ class SessionView:
     license_key: str
     customer_name: str
     machine_id: str
+    machine_name: str | None  # the computer's name its activation of the license was given
     hardware_hash: str
     app_version: str | None
     started_at: datetime
@@ -59,6 +60,20 @@ async def session_timeout(session: AsyncSession) -> int:
     return int(timeout)
 
 
+def _machine_name() -> Any:
+    """The computer's name from the device's activation of the session's license (the newest,
+    should it have been activated again); a session does not carry it itself."""
+    return (
+        select(func.nullif(Activation.machine_name, ""))
+        .where(
+            Activation.license_id == ClientSession.license_id, Activation.hardware_hash == ClientSession.hardware_hash
+        )
+        .order_by(Activation.is_active.desc(), Activation.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _sessions_query() -> Select[*tuple[Any, ...]]:
     """Sessions with their license and customer, and whether each is live now (database clock)."""
     return select(
@@ -67,6 +82,7 @@ def _sessions_query() -> Select[*tuple[Any, ...]]:
         License.license_key,
         Customer.name.label("customer_name"),
         ClientSession.machine_id,
+        _machine_name().label("machine_name"),
         ClientSession.hardware_hash,
         ClientSession.app_version,
         ClientSession.started_at,

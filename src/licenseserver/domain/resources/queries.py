@@ -43,6 +43,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def natural_order(column: Any) -> tuple[Any, ...]:
+    """Identifiers in natural order: kunde1, kunde2, kunde10 (and 10.0.0.2 before 10.0.0.10).
+    The text without its trailing digits, then how many digits follow, then the text: the same
+    digit count compares like the number. rtrim(text, characters) exists on SQLite and
+    PostgreSQL alike. No index serves this order: the pool is sorted per request, which stays
+    quick for the pool sizes we plan for (up to about 100,000 resources; the licenses, up to a
+    million, are joined only for the page's rows)."""
+    return (func.rtrim(column, "0123456789"), func.length(column), column)
+
+
 def _pool_query() -> Any:
     return select(
         Resource.id,
@@ -64,7 +74,7 @@ async def list_resources(
     limit: int,
     offset: int,
 ) -> tuple[list[ResourceRow], int]:
-    """One page of the pool, ordered by type and identifier, and how many match in all."""
+    """One page of the pool, ordered by type and identifier (naturally), and how many match in all."""
     conditions = []
     if resource_type:
         conditions.append(Resource.resource_type == resource_type)
@@ -72,7 +82,11 @@ async def list_resources(
         conditions.append(Resource.status == status)
     if search:
         conditions.append(Resource.identifier.ilike(f"%{_escape_like(search)}%", escape="\\"))
-    query = _pool_query().where(*conditions).order_by(Resource.resource_type, Resource.identifier, Resource.id)
+    query = (
+        _pool_query()
+        .where(*conditions)
+        .order_by(Resource.resource_type, *natural_order(Resource.identifier), Resource.id)
+    )
     rows = await session.execute(query.limit(limit).offset(offset))
     total = await session.scalar(select(func.count()).select_from(Resource).where(*conditions))
     return [ResourceRow(**row._mapping) for row in rows], int(total or 0)
@@ -80,7 +94,7 @@ async def list_resources(
 
 async def resources_of_license(session: AsyncSession, license_id: int) -> list[ResourceRow]:
     query = _pool_query().where(Resource.license_id == license_id, Resource.status == "allocated")
-    rows = await session.execute(query.order_by(Resource.resource_type, Resource.identifier))
+    rows = await session.execute(query.order_by(Resource.resource_type, *natural_order(Resource.identifier)))
     return [ResourceRow(**row._mapping) for row in rows]
 
 
