@@ -40,6 +40,35 @@ def _moment_filter(context: Context, value: datetime | None) -> str:
 templates.env.filters["datetime"] = _moment_filter
 
 
+# The main navigation's sections by their first path segment; a sub page (/licenses/5) belongs to
+# its list's section. Devices are a license's activations: their page sits under "Lizenzen".
+_SECTIONS = {
+    "customers": "customers",
+    "licenses": "licenses",
+    "devices": "licenses",
+    "sessions": "sessions",
+    "resources": "resources",
+    "administration": "administration",
+    "audit": "audit",
+    "leads": "leads",
+    "contacts": "leads",
+    "institutions": "leads",
+    "account": "account",
+    "stats": "dashboard",
+}
+
+
+def current_section(path: str) -> str | None:
+    """The navigation section a request path belongs to (its link gets aria-current), or None."""
+    first = path.strip("/").split("/", 1)[0]
+    if not first:
+        return "dashboard"
+    return _SECTIONS.get(first)
+
+
+templates.env.globals["current_section"] = current_section
+
+
 def german_date(value: date | datetime | None) -> str:
     """The day in the page's language (the name is older than the English choice)."""
     return i18n.format_day(value)

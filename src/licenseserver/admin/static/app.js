@@ -52,6 +52,29 @@
       }
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { enhanceSelects(document); });
+  // Narrow screens: the header's menu folds behind the "Menü" button. The header only folds once
+  // this script runs (data-menu), so without script the menu stays in full view.
+  function setMenuOpen(header, button, open) {
+    header.setAttribute("data-menu", open ? "open" : "closed");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  function setUpMenu() {
+    var header = document.querySelector(".site-header");
+    var button = header ? header.querySelector(".menu-toggle") : null;
+    if (!button) { return; }
+    button.hidden = false;
+    setMenuOpen(header, button, false);
+    button.addEventListener("click", function () {
+      setMenuOpen(header, button, button.getAttribute("aria-expanded") !== "true");
+    });
+    // Escape closes the open menu and puts the focus back on its button.
+    header.addEventListener("keydown", function (event) {
+      if (!event.defaultPrevented && event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+        setMenuOpen(header, button, false);
+        button.focus();
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { setUpMenu(); enhanceSelects(document); });
   document.addEventListener("htmx:afterSwap", function (event) { enhanceSelects(event.target); });
 })();
