@@ -48,8 +48,16 @@
   document.addEventListener("DOMContentLoaded", updateBulkButtons);
   // After app.js's "select all" has ticked the rows (the listener order is the scripts' order).
   document.addEventListener("change", function () { window.setTimeout(updateBulkButtons, 0); });
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:afterSettle", function (event) {
     updateBulkButtons();
+    // An opened quick edit takes the focus once, here, after the swap has settled. (Not with
+    // `autofocus`: the browser and htmx would each focus it at their own moment, and the later
+    // one could pull the focus away from a field the operator has already moved to.)
+    var first = event.target.querySelector && event.target.querySelector("tr.quick-edit-row [data-first-field]");
+    if (first) {
+      first.removeAttribute("data-first-field");
+      first.focus();
+    }
     // A quick edit's save: the row shows "Gespeichert."; the page's one status message says it
     // aloud (role="status" is a polite live region). Taken once, so no later swap repeats it.
     var saved = document.querySelector("[data-saved-message]");
