@@ -16,24 +16,19 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from licenseserver.api.errors import answer_for_error
 from licenseserver.api.guard import MAX_BODY_BYTES, RequestHeaders, refusal_for, too_large
-from licenseserver.api.signing import request_path
+from licenseserver.api.signing import answer_signature, signature_wanted
 from licenseserver.api.state import ApiState
-from licenseserver.domain.signing.answers import AcceptSignatureError, SignatureRequest, parse_accept_signature
-from licenseserver.domain.signing.answers import signature_headers as signature_fields
+from licenseserver.domain.signing.answers import SignatureRequest
 from licenseserver.kit.body_limit import limited_receive
 from licenseserver.kit.clientaddr import client_address
-from licenseserver.kit.errors import ErrorCode, error_body
 from licenseserver.kit.logs import ACCESS_LOG, REQUEST_ID, log_request, request_id_for
 from licenseserver.kit.metrics import count_request
-
-log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 JSON_HEADER = (b"content-type", b"application/json")
@@ -95,7 +90,7 @@ class ClientFront:
         status = 500
         try:
             headers = RequestHeaders.of(scope)
-            wanted = self._signature_wanted(headers)
+            wanted = signature_wanted(headers.accept_signature, self.sign_all)
             extra: list[tuple[bytes, bytes]] = []
             if isinstance(wanted, bytes):  # a malformed Accept-Signature: refused, and signed
                 status, body, wanted = 400, wanted, SignatureRequest()
@@ -106,15 +101,6 @@ class ClientFront:
         finally:
             self._account(scope, route.template, status, time.perf_counter() - started)
             REQUEST_ID.reset(context)
-
-    def _signature_wanted(self, headers: RequestHeaders) -> SignatureRequest | bytes | None:
-        """What the client asked to have signed; None: nothing; bytes: the 400 body for a bad header."""
-        if headers.accept_signature is None:
-            return SignatureRequest() if self.sign_all else None
-        try:
-            return parse_accept_signature(headers.accept_signature)
-        except AcceptSignatureError as exc:
-            return orjson.dumps(error_body(400, ErrorCode.VALIDATION_ERROR, str(exc)))
 
     async def _answer(
         self, handler: Endpoint, headers: RequestHeaders, scope: Scope, receive: Receive
@@ -142,19 +128,9 @@ class ClientFront:
     ) -> None:
         headers = [JSON_HEADER, (b"content-length", str(len(body)).encode()), *extra]
         if wanted is not None:
-            headers += await self._signature(scope, wanted, status, body)
+            headers += await answer_signature(self.state.signing, scope, wanted, status, body)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-    async def _signature(
-        self, scope: Scope, wanted: SignatureRequest, status: int, body: bytes
-    ) -> list[tuple[bytes, bytes]]:
-        key = await self.state.signing.get()
-        if key is None:  # never loaded (database away since start): the client will refuse this
-            log.warning("answer sent unsigned: no signing key could be read")
-            return []
-        method = str(scope["method"]).upper()
-        return signature_fields(key, wanted, int(time.time()), status, method, request_path(scope), body)
 
     def _account(self, scope: Scope, template: str, status: int, seconds: float) -> None:
         count_request("api", scope["method"], template, status, seconds)

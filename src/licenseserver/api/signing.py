@@ -43,6 +43,30 @@ def request_path(scope: Scope) -> str:
     return raw.split(b"?", 1)[0].decode("latin-1") or "/"
 
 
+def signature_wanted(header: bytes | None, sign_all: bool) -> SignatureRequest | bytes | None:
+    """What the client asked to have signed (its Accept-Signature, or everything with
+    SIGN_ALL_RESPONSES); None: nothing; bytes: the 400 body for a malformed header."""
+    if header is None:
+        return SignatureRequest() if sign_all else None
+    try:
+        return parse_accept_signature(header)
+    except AcceptSignatureError as exc:
+        return orjson.dumps(error_body(400, ErrorCode.VALIDATION_ERROR, str(exc)))
+
+
+async def answer_signature(
+    keys: SigningKeyCache, scope: Scope, wanted: SignatureRequest, status: int, body: bytes
+) -> list[tuple[bytes, bytes]]:
+    """Content-Digest, Signature-Input and Signature of one answer; none (and a warning) while
+    no key could ever be read (the database away since start: the client will refuse it)."""
+    key = await keys.get()
+    if key is None:
+        log.warning("answer sent unsigned: no signing key could be read")
+        return []
+    method = str(scope["method"]).upper()
+    return signature_headers(key, wanted, int(time.time()), status, method, request_path(scope), body)
+
+
 class SignedAnswerMiddleware:
     def __init__(self, app: ASGIApp, keys: SigningKeyCache, sign_all: bool = False) -> None:
         self.app = app
@@ -53,15 +77,12 @@ class SignedAnswerMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = _accept_signature(scope)
-        if header is None and not self.sign_all:
+        wanted = signature_wanted(_accept_signature(scope), self.sign_all)
+        if wanted is None:
             await self.app(scope, receive, send)
             return
-        try:
-            wanted = SignatureRequest() if header is None else parse_accept_signature(header)
-        except AcceptSignatureError as exc:
-            body = orjson.dumps(error_body(400, ErrorCode.VALIDATION_ERROR, str(exc)))
-            await SignedSender(self.keys, scope, send, SignatureRequest()).send_whole(400, body)
+        if isinstance(wanted, bytes):  # a malformed Accept-Signature: refused, and signed
+            await SignedSender(self.keys, scope, send, SignatureRequest()).send_whole(400, wanted)
             return
         await self._signed(scope, receive, SignedSender(self.keys, scope, send, wanted))
 
@@ -103,14 +124,8 @@ class SignedSender:
 
     async def _flush(self, start: Message, body: bytes) -> None:
         self.started = True
-        key = await self.keys.get()
-        if key is None:  # never loaded (database away since start): the client will refuse this
-            log.warning("answer sent unsigned: no signing key could be read")
-        else:
-            method = str(self.scope["method"]).upper()
-            extra = signature_headers(
-                key, self.wanted, int(time.time()), start["status"], method, request_path(self.scope), body
-            )
+        extra = await answer_signature(self.keys, self.scope, self.wanted, start["status"], body)
+        if extra:
             start = {**start, "headers": [*start.get("headers", ()), *extra]}
         await self.downstream(start)
         await self.downstream({"type": "http.response.body", "body": body})
