@@ -63,8 +63,16 @@ class CounterChild:
 class TallyCounter(TallyMetric):
     kind = "counter"
 
+    def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = ()) -> None:
+        super().__init__(name, documentation, labelnames)
+        self._children: dict[tuple[str, ...], CounterChild] = {}
+
     def labels(self, *values: str) -> CounterChild:
-        return CounterChild(self._values_of(values))
+        # One child per label set, made once: a request's update is two dict lookups.
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = CounterChild(self._values_of(values))
+        return child
 
     def inc(self, amount: float = 1) -> None:
         self._values_of(())[0] += amount
@@ -88,12 +96,16 @@ class TallyHistogram(TallyMetric):
     def __init__(self, name: str, documentation: str, labelnames: Iterable[str], buckets: Iterable[float]) -> None:
         super().__init__(name, documentation, labelnames)
         self.buckets = tuple(sorted(buckets))
+        self._children: dict[tuple[str, ...], HistogramChild] = {}
 
     def _empty(self) -> list[float]:
         return [0.0] * (len(self.buckets) + 2)
 
     def labels(self, *values: str) -> HistogramChild:
-        return HistogramChild(self.buckets, self._values_of(values))
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = HistogramChild(self.buckets, self._values_of(values))
+        return child
 
 
 def snapshot(metrics: Iterable[TallyMetric] = DEFINED) -> Snapshot:
