@@ -38,6 +38,7 @@ from licenseserver.admin.state import AdminState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.installation import SECRET_KEY_NAME, ensure_secret
 from licenseserver.kit.http_metrics import MetricsMiddleware
+from licenseserver.kit.logs import access_lines_flushed
 from licenseserver.kit.metrics import tally_written
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 
@@ -90,6 +91,7 @@ def create_admin_app(settings: Settings | None = None) -> FastAPI:
             await state.sql_db.close()
             await state.engine.dispose()
             await state.login_throttle.close()
+            access_lines_flushed()
 
     app = FastAPI(
         title="V2 License Server — Admin panel", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan

@@ -24,6 +24,7 @@ from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.licensing.sessions import sweep_timed_out_sessions
 from licenseserver.kit.http_metrics import MetricsMiddleware
+from licenseserver.kit.logs import access_lines_flushed
 from licenseserver.kit.metrics import SESSIONS_ENDED, tally_written
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects
 
@@ -64,6 +65,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
                 await sweeper
             await state.db.close()
             await state.limiter.close()
+            access_lines_flushed()
 
     app = FastAPI(
         title="V2 License Server — License API",
