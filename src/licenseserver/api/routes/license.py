@@ -78,8 +78,7 @@ async def activate(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, VerifyRequest)
-    async with state.db.autocommit() as conn:  # one statement on PostgreSQL: no BEGIN/COMMIT
-        checked = await license_calls.verify_on(conn, body)
+    checked = await state.verified(body)
     result = await license_calls.verify_answer(checked, state.clients, body)
     VERIFICATIONS.labels("valid" if result["valid"] else result["code"]).inc()
     return JsonResponse(result)

@@ -8,6 +8,7 @@ caller is the unit of work (the API's routes open `db.transaction()` for activat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -71,6 +72,17 @@ async def verify_on(conn: Connection, request: VerifyRequest) -> Row | AppError:
     today = utc_today()
     row = await repo.verify_and_refresh(conn, request.license_key, request.hardware_hash, request.app_version, today)
     return row if row is not None else await _verify_refusal(conn, request, today)
+
+
+async def verify_many_on(conn: Connection, requests: Sequence[VerifyRequest]) -> list[Row | None]:
+    """`verify_on` for many requests in one statement (PostgreSQL): the license row where the
+    device may run it now, None where not (`verify_refusal_on` says why)."""
+    asked = [(r.license_key, r.hardware_hash, r.app_version) for r in requests]
+    return await repo.verify_and_refresh_many(conn, asked, utc_today())
+
+
+async def verify_refusal_on(conn: Connection, request: VerifyRequest) -> AppError:
+    return await _verify_refusal(conn, request, utc_today())
 
 
 async def verify_answer(checked: Row | AppError, clients: ClientCache, request: VerifyRequest) -> dict[str, Any]:

@@ -3,6 +3,7 @@ in licensing.locks, the count of active devices in licensing.activation_limit.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -59,6 +60,23 @@ VERIFY_AND_REFRESH = Query(
     " WHERE activations.id = device.id AND activations.is_active = TRUE"
     " AND (device.last_heartbeat < {ago $5} OR device.app_version IS DISTINCT FROM COALESCE($3, device.app_version)))"
     " SELECT license_key, valid_until, max_users FROM device"
+)
+# The same for every verify of one event-loop turn (api/state.py batches them, kit/turn_batch.py):
+# the asked (key, device, version) triples come as arrays, numbered so each answer finds its request.
+# Two verifies of one device in one batch update its row once, with one of the two versions.
+VERIFY_AND_REFRESH_MANY = Query(
+    "WITH asked AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+    " WITH ORDINALITY AS a(license_key, hardware_hash, app_version, n)),"
+    " device AS (SELECT asked.n, asked.app_version AS asked_version, activations.id,"
+    " activations.last_heartbeat, activations.app_version, licenses.license_key, licenses.valid_until,"
+    " licenses.max_users FROM asked JOIN licenses ON licenses.license_key = asked.license_key"
+    " JOIN activations ON activations.license_id = licenses.id AND activations.hardware_hash = asked.hardware_hash"
+    f" AND activations.is_active = TRUE WHERE {usable_sql('$4')}),"
+    " refreshed AS (UPDATE activations SET last_heartbeat = {now},"
+    " app_version = COALESCE(device.asked_version, activations.app_version) FROM device"
+    " WHERE activations.id = device.id AND activations.is_active = TRUE AND (device.last_heartbeat < {ago $5}"
+    " OR device.app_version IS DISTINCT FROM COALESCE(device.asked_version, device.app_version)))"
+    " SELECT n, license_key, valid_until, max_users FROM device"
 )
 # SQLite's RETURNING cannot name the FROM table, so there it is a SELECT and, for a stale device, an
 # UPDATE on the one connection the process holds (no network in between).
@@ -119,3 +137,18 @@ async def verify_and_refresh(
     if row is not None and (row["stale"] or (app_version is not None and app_version != row["app_version"])):
         await conn.execute(REFRESH_ACTIVATION, row["activation_id"], app_version)
     return row
+
+
+async def verify_and_refresh_many(
+    conn: Connection, asked: Sequence[tuple[str, str, str | None]], today: date
+) -> list[Row | None]:
+    """`verify_and_refresh` for many (license key, hardware hash, app version) at once, in one
+    statement (PostgreSQL only): the answers in the order asked."""
+    keys, hashes, versions = zip(*asked, strict=True) if asked else ((), (), ())
+    rows = await conn.fetch(
+        VERIFY_AND_REFRESH_MANY, list(keys), list(hashes), list(versions), today, VERIFY_WRITE_AFTER_SECONDS
+    )
+    answers: list[Row | None] = [None] * len(asked)
+    for row in rows:
+        answers[row["n"] - 1] = row
+    return answers

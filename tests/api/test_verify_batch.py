@@ -1,0 +1,96 @@
+"""Verifies of one event-loop turn share one statement on PostgreSQL (api/state.py, kit/turn_batch.py):
+each still gets exactly the answer it would have got alone, and only stale or changed devices write."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from licenseserver.api.state import ApiState
+from licenseserver.db.sql import Row
+from licenseserver.domain.licensing.schemas import VerifyRequest
+from licenseserver.kit.errors import AppError
+from licenseserver.kit.turn_batch import TurnBatch
+from tests.api.helpers import activate, days
+from tests.conftest import make_client
+from tests.support.world import TestWorld
+
+
+def _device(world: TestWorld, key: str, hardware_hash: str) -> dict[str, Any]:
+    return world.rows(
+        "SELECT a.last_heartbeat, a.app_version FROM activations a JOIN licenses l ON l.id = a.license_id"
+        " WHERE l.license_key = :k AND a.hardware_hash = :h",
+        k=key,
+        h=hardware_hash,
+    )[0]
+
+
+def _set_device(world: TestWorld, key: str, hardware_hash: str, seconds_ago: int, version: str) -> None:
+    world.execute(
+        "UPDATE activations SET last_heartbeat = :t, app_version = :v WHERE hardware_hash = :h"
+        " AND license_id = (SELECT id FROM licenses WHERE license_key = :k)",
+        t=datetime.now(UTC) - timedelta(seconds=seconds_ago),
+        v=version,
+        h=hardware_hash,
+        k=key,
+    )
+
+
+def _outcome(checked: Row | AppError) -> str:
+    return str(checked.code) if isinstance(checked, AppError) else f"valid {checked['license_key']}"
+
+
+def test_one_turn_of_mixed_verifies_is_one_statement_with_every_answer_right(pg_world: TestWorld) -> None:
+    world = pg_world
+    usable, expired = world.license(max_activations=6), world.license(valid_until=days(30))
+    with make_client(world) as api:
+        for hardware_hash in ("fresh", "stale", "new-version", "no-version", "twice", "gone"):
+            assert activate(api, usable, hardware_hash).status_code == 200
+        assert activate(api, expired, "hw").status_code == 200
+    world.execute("UPDATE licenses SET valid_until = :d WHERE license_key = :k", d=days(-1), k=expired)
+    world.execute("UPDATE activations SET is_active = FALSE WHERE hardware_hash = 'gone'")
+    _set_device(world, usable, "fresh", 5, "1.0.0")
+    _set_device(world, usable, "stale", 120, "1.0.0")
+    _set_device(world, usable, "new-version", 5, "1.0.0")
+    _set_device(world, usable, "no-version", 120, "1.0.0")
+    fresh_before = _device(world, usable, "fresh")["last_heartbeat"]
+    asked = [
+        (usable, "fresh", "1.0.0", f"valid {usable}"),
+        (usable, "stale", "1.0.0", f"valid {usable}"),
+        (usable, "new-version", "2.0.0", f"valid {usable}"),
+        (usable, "no-version", None, f"valid {usable}"),
+        (usable, "twice", "1.0.0", f"valid {usable}"),
+        (usable, "twice", "1.0.0", f"valid {usable}"),
+        (usable.lower(), "fresh", "1.0.0", f"valid {usable}"),
+        (usable, "never-activated", "1.0.0", "DEVICE_NOT_ACTIVATED"),
+        (usable, "gone", "1.0.0", "DEVICE_NOT_ACTIVATED"),
+        (expired, "hw", "1.0.0", "LICENSE_EXPIRED"),
+        ("ZZZZ-ZZZZ-ZZZZ-ZZZZ", "fresh", "1.0.0", "LICENSE_NOT_FOUND"),
+    ]
+    batches: list[int] = []
+
+    async def verify_all() -> list[str]:
+        state = ApiState.build(world.settings())
+        run = state.verifies._run
+
+        async def counted(requests: list[VerifyRequest]) -> list[Row | None]:
+            batches.append(len(requests))
+            return await run(requests)
+
+        state.verifies = TurnBatch(counted)
+        await state.db.open()
+        try:
+            requests = [VerifyRequest(license_key=k, hardware_hash=h, app_version=v) for k, h, v, _ in asked]
+            return [_outcome(c) for c in await asyncio.gather(*(state.verified(r) for r in requests))]
+        finally:
+            await state.db.close()
+
+    assert asyncio.run(verify_all()) == [expected for *_, expected in asked]
+    assert batches == [len(asked)]
+    assert _device(world, usable, "fresh")["last_heartbeat"] == fresh_before  # fresh: nothing written
+    assert datetime.now(UTC) - _device(world, usable, "stale")["last_heartbeat"] < timedelta(seconds=30)
+    assert _device(world, usable, "new-version")["app_version"] == "2.0.0"
+    no_version = _device(world, usable, "no-version")
+    assert no_version["app_version"] == "1.0.0"
+    assert datetime.now(UTC) - no_version["last_heartbeat"] < timedelta(seconds=30)
