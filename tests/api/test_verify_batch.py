@@ -1,5 +1,6 @@
-"""Verifies of one event-loop turn share one statement on PostgreSQL (api/state.py, kit/turn_batch.py):
-each still gets exactly the answer it would have got alone, and only stale or changed devices write."""
+"""Verifies and heartbeats of one event-loop turn share one statement on PostgreSQL
+(api/batched_calls.py): each still gets exactly the answer it would have got alone, and only stale
+or changed devices write."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 from licenseserver.api.state import ApiState
 from licenseserver.db.sql import Row
 from licenseserver.domain.licensing.schemas import VerifyRequest
+from licenseserver.domain.licensing.session_schemas import SessionHeartbeatRequest
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.turn_batch import TurnBatch
-from tests.api.helpers import activate, days
+from tests.api.helpers import activate, days, start_session
 from tests.conftest import make_client
 from tests.support.world import TestWorld
 
@@ -72,17 +74,17 @@ def test_one_turn_of_mixed_verifies_is_one_statement_with_every_answer_right(pg_
 
     async def verify_all() -> list[str]:
         state = ApiState.build(world.settings())
-        run = state.verifies._run
+        run = state.calls.verifies._run
 
         async def counted(requests: list[VerifyRequest]) -> list[Row | None]:
             batches.append(len(requests))
             return await run(requests)
 
-        state.verifies = TurnBatch(counted)
+        state.calls.verifies = TurnBatch(counted)
         await state.db.open()
         try:
             requests = [VerifyRequest(license_key=k, hardware_hash=h, app_version=v) for k, h, v, _ in asked]
-            return [_outcome(c) for c in await asyncio.gather(*(state.verified(r) for r in requests))]
+            return [_outcome(c) for c in await asyncio.gather(*(state.calls.verify(r) for r in requests))]
         finally:
             await state.db.close()
 
@@ -94,3 +96,65 @@ def test_one_turn_of_mixed_verifies_is_one_statement_with_every_answer_right(pg_
     no_version = _device(world, usable, "no-version")
     assert no_version["app_version"] == "1.0.0"
     assert datetime.now(UTC) - no_version["last_heartbeat"] < timedelta(seconds=30)
+
+
+def test_one_turn_of_mixed_heartbeats_is_one_statement_with_every_answer_right(pg_world: TestWorld) -> None:
+    world = pg_world
+    keys = [world.license() for _ in range(4)]
+    with make_client(world) as api:
+        tokens = []
+        for key in keys:
+            assert activate(api, key, "hw").status_code == 200
+            started = start_session(api, key, "hw")
+            assert started.status_code == 200, started.text
+            tokens.append(started.json()["session_token"])
+    live, ended, silent, other = zip(keys, tokens, strict=True)
+    assert end_session_of(world, ended[1])
+    world.execute(
+        "UPDATE sessions SET last_heartbeat = :t WHERE session_token = :s",
+        t=datetime.now(UTC) - timedelta(seconds=200),
+        s=silent[1],
+    )
+    asked = [
+        (live[1], live[0], True),
+        (live[1], live[0], True),  # the same heartbeat twice in one turn: both answered
+        (other[1], other[0], True),
+        (live[1], other[0], False),  # a token with another license's key
+        (ended[1], ended[0], False),
+        (silent[1], silent[0], False),  # timed out: never revived by a late heartbeat
+        ("no-such-token", live[0], False),
+    ]
+    batches: list[int] = []
+
+    async def heartbeat_all() -> list[bool]:
+        state = ApiState.build(world.settings())
+        run = state.calls.heartbeats._run
+
+        async def counted(items: list[Any]) -> list[Row | None]:
+            batches.append(len(items))
+            return await run(items)
+
+        state.calls.heartbeats = TurnBatch(counted)
+        await state.db.open()
+        try:
+            client = await state.clients.require()
+            requests = [SessionHeartbeatRequest(session_token=t, license_key=k) for t, k, _ in asked]
+            beats = (state.calls.heartbeat(client, r) for r in requests)
+            answers = await asyncio.gather(*beats, return_exceptions=True)
+        finally:
+            await state.db.close()
+        for answer in answers:
+            assert isinstance(answer, dict) or (isinstance(answer, AppError) and answer.code == "SESSION_NOT_FOUND")
+        return [isinstance(answer, dict) for answer in answers]
+
+    assert asyncio.run(heartbeat_all()) == [ok for *_, ok in asked]
+    assert batches == [len(asked)]
+    last_heartbeat = world.scalar("SELECT last_heartbeat FROM sessions WHERE session_token = :s", s=silent[1])
+    assert datetime.now(UTC) - last_heartbeat > timedelta(seconds=150)
+
+
+def end_session_of(world: TestWorld, token: str) -> bool:
+    world.execute(
+        "UPDATE sessions SET ended_at = last_heartbeat, end_reason = 'normal' WHERE session_token = :s", s=token
+    )
+    return world.scalar("SELECT ended_at IS NOT NULL FROM sessions WHERE session_token = :s", s=token) is True

@@ -78,7 +78,7 @@ async def activate(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, VerifyRequest)
-    checked = await state.verified(body)
+    checked = await state.calls.verify(body)
     result = await license_calls.verify_answer(checked, state.clients, body)
     VERIFICATIONS.labels("valid" if result["valid"] else result["code"]).inc()
     return JsonResponse(result)

@@ -1,8 +1,9 @@
 """Session endpoints: one live session per license, kept alive by heartbeats.
 
 Each endpoint is its request's unit of work: it takes the client's settings from the cache, then
-opens the transaction (start, end) or the autocommit connection (the one-UPDATE heartbeat) the
-domain rule runs on."""
+opens the transaction (start, end) the domain rule runs on. The one-UPDATE heartbeat runs on an
+autocommit connection, batched with the other heartbeats of its event-loop turn on PostgreSQL
+(api/batched_calls.py)."""
 
 from __future__ import annotations
 
@@ -79,9 +80,7 @@ async def heartbeat(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, SessionHeartbeatRequest)
     client = await state.clients.require()
-    async with state.db.autocommit() as conn:  # one UPDATE: no BEGIN/COMMIT
-        result = await sessions.heartbeat(conn, client, body)
-    return JsonResponse(result)
+    return JsonResponse(await state.calls.heartbeat(client, body))
 
 
 @router.post(

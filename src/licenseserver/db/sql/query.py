@@ -1,7 +1,8 @@
 """Portable SQL statements and the two interfaces every dialect implements.
 
 Queries are written once with `$1`-style parameters and two tokens the dialects spell
-differently: `{now}` (the database clock) and `{ago $n}` (the database clock minus `$n` seconds).
+differently: `{now}` (the database clock) and `{ago $n}` (the database clock minus `$n` seconds;
+a column, `{ago asked.timeout_seconds}`, works too).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Query:
 def _render(text: str, dialect: str) -> str:
     tokens = CLOCK_SQL[dialect]
     sql = text.replace("{now}", tokens["now"])
-    sql = re.sub(r"\{ago (\$\d+)\}", lambda m: tokens["ago"].format(param=m.group(1)), sql)
+    sql = re.sub(r"\{ago ([$\w.]+)\}", lambda m: tokens["ago"].format(param=m.group(1)), sql)
     if dialect == "sqlite":
         sql = re.sub(r"\$(\d+)", r"?\1", sql)
         # SQLite has no row locks: its write transactions (BEGIN IMMEDIATE) are already exclusive.

@@ -3,6 +3,8 @@ licensing/session_rules.py's rule; these statements are built from its SQL form.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.domain.licensing.session_rules import live_sql, silent_sql, timed_out_sql
 
@@ -24,6 +26,16 @@ HEARTBEAT = Query(
     " WHERE sessions.session_token = $1 AND licenses.id = sessions.license_id"
     f" AND licenses.license_key = $2 AND {live_sql('$3', 'sessions')}"
     " RETURNING sessions.last_heartbeat"
+)
+# The same for every heartbeat of one event-loop turn (api/batched_calls.py): (token, key, timeout)
+# triples as arrays, numbered so each answer finds its request; each pair asked once.
+HEARTBEAT_MANY = Query(
+    "WITH asked AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])"
+    " WITH ORDINALITY AS a(session_token, license_key, timeout_seconds, n))"
+    " UPDATE sessions SET last_heartbeat = {now} FROM asked, licenses"
+    " WHERE sessions.session_token = asked.session_token AND licenses.id = sessions.license_id"
+    f" AND licenses.license_key = asked.license_key AND {live_sql('asked.timeout_seconds', 'sessions')}"
+    " RETURNING asked.n, sessions.last_heartbeat"
 )
 # A session that already timed out ends as a timeout at its last heartbeat, whoever ends it.
 END_SESSION = Query(
@@ -55,6 +67,16 @@ async def insert_session(conn: Connection, *values: object) -> Row:
 
 async def heartbeat(conn: Connection, token: str, license_key: str, timeout_seconds: int) -> Row | None:
     return await conn.fetchrow(HEARTBEAT, token, license_key, timeout_seconds)
+
+
+async def heartbeat_many(conn: Connection, asked: Sequence[tuple[str, str, int]]) -> list[Row | None]:
+    """`heartbeat` for many (token, license key, timeout) at once, in one statement (PostgreSQL
+    only): the answers in the order asked. A pair asked twice is sent once and answered twice."""
+    distinct = list(dict.fromkeys(asked))
+    tokens, keys, timeouts = zip(*distinct, strict=True) if distinct else ((), (), ())
+    rows = await conn.fetch(HEARTBEAT_MANY, list(tokens), list(keys), list(timeouts))
+    by_pair: dict[tuple[str, str, int], Row] = {distinct[row["n"] - 1]: row for row in rows}
+    return [by_pair.get(pair) for pair in asked]
 
 
 async def end_session(conn: Connection, token: str, timeout_seconds: int, reason: str) -> Row | None:

@@ -8,6 +8,7 @@ from its cache before a connection is borrowed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from licenseserver.db.sql import Connection, Row
@@ -86,6 +87,19 @@ async def start_session(conn: Connection, client: Client, request: SessionStartR
 async def heartbeat(conn: Connection, client: Client, request: SessionHeartbeatRequest) -> dict[str, Any]:
     """One UPDATE, so the caller runs it on an autocommit connection."""
     row = await repo.heartbeat(conn, request.session_token, request.license_key, client.session_timeout)
+    return heartbeat_json(row, client)
+
+
+async def heartbeat_many_on(
+    conn: Connection, asked: Sequence[tuple[SessionHeartbeatRequest, Client]]
+) -> list[Row | None]:
+    """`heartbeat` for many requests in one statement (PostgreSQL): the refreshed session's row,
+    None where no live session matched; `heartbeat_json` makes the answer of each."""
+    triples = [(r.session_token, r.license_key, client.session_timeout) for r, client in asked]
+    return await repo.heartbeat_many(conn, triples)
+
+
+def heartbeat_json(row: Row | None, client: Client) -> dict[str, Any]:
     if row is None:
         raise session_not_found()
     return {

@@ -1,0 +1,56 @@
+"""The License API's hottest calls, batched per event-loop turn on PostgreSQL.
+
+Verify and heartbeat are one statement each, called by every installed program all day. Under
+load, the requests a worker starts in one turn of its event loop ask that statement together: one
+pool loan, one round trip, one statement for PostgreSQL to parse and run (kit/turn_batch.py).
+Each batch is its own unit of work on an autocommit connection, as a single call was; each
+request gets exactly the answer it would have had alone (tests/api/test_verify_batch.py). On
+SQLite a call reads or writes on the process's own connection, where a batch saves nothing, so
+each runs alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from licenseserver.db.sql import Database, Row
+from licenseserver.domain.clients.service import Client
+from licenseserver.domain.licensing import license_calls, sessions
+from licenseserver.domain.licensing.schemas import VerifyRequest
+from licenseserver.domain.licensing.session_schemas import SessionHeartbeatRequest
+from licenseserver.kit.errors import AppError
+from licenseserver.kit.turn_batch import TurnBatch
+
+
+class BatchedCalls:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.batched = db.dialect == "postgresql"
+        self.verifies: TurnBatch[VerifyRequest, Row | None] = TurnBatch(self._verify_many)
+        self.heartbeats: TurnBatch[tuple[SessionHeartbeatRequest, Client], Row | None] = TurnBatch(self._heartbeat_many)
+
+    async def verify(self, request: VerifyRequest) -> Row | AppError:
+        """The license row when the device may run it now, or why not."""
+        if not self.batched:
+            async with self.db.autocommit() as conn:
+                return await license_calls.verify_on(conn, request)
+        row = await self.verifies.ask(request)
+        if row is not None:
+            return row
+        async with self.db.autocommit() as conn:  # the rare refusal: a second read says why
+            return await license_calls.verify_refusal_on(conn, request)
+
+    async def heartbeat(self, client: Client, request: SessionHeartbeatRequest) -> dict[str, Any]:
+        """The heartbeat's answer; SESSION_NOT_FOUND when no live session matches."""
+        if not self.batched:
+            async with self.db.autocommit() as conn:
+                return await sessions.heartbeat(conn, client, request)
+        return sessions.heartbeat_json(await self.heartbeats.ask((request, client)), client)
+
+    async def _verify_many(self, requests: list[VerifyRequest]) -> list[Row | None]:
+        async with self.db.autocommit() as conn:
+            return await license_calls.verify_many_on(conn, requests)
+
+    async def _heartbeat_many(self, asked: list[tuple[SessionHeartbeatRequest, Client]]) -> list[Row | None]:
+        async with self.db.autocommit() as conn:
+            return await sessions.heartbeat_many_on(conn, asked)
