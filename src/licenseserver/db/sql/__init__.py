@@ -9,15 +9,22 @@ portable SQL with `$1`-style parameters and two tokens the dialects spell differ
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
+
+import asyncpg
 
 from licenseserver.db.sql.postgres import DATABASE_UNAVAILABLE, PgConnection, PostgresDatabase
 from licenseserver.db.sql.query import Connection, Database, Query, Row
 from licenseserver.db.sql.sqlite import SqliteConnection, SqliteDatabase
 from licenseserver.db.urls import PoolLimits
 
+# A write that a unique index refused because a concurrent transaction wrote the same row first.
+DUPLICATE_ROW: tuple[type[Exception], ...] = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
+
 __all__ = [
     "DATABASE_UNAVAILABLE",
+    "DUPLICATE_ROW",
     "Connection",
     "Database",
     "PgConnection",

@@ -44,11 +44,49 @@ async def activate_on(conn: Connection, request: ActivateRequest) -> ActivationO
     existing = await repo.refresh_active_activation(conn, *args)
     if existing is not None:
         return ActivationOutcome(existing, license_row["license_key"], already_active=True)
-    limit = license_row["max_activations"]
-    if not within_limit(await count_active_devices(conn, license_row["id"]) + 1, limit):
-        raise AppError(409, ErrorCode.ACTIVATION_LIMIT_REACHED, f"Activation limit reached ({limit} devices)")
+    return await _add_device(conn, license_row, request)
+
+
+async def activate_new_on(conn: Connection, request: ActivateRequest) -> ActivationOutcome:
+    """`activate_on` for a device that `reactivate_on` just found not active: under the license
+    lock, the count and the insert, looking for the device again only at the limit. Should a
+    concurrent activation of the same device have committed in between below the limit, the
+    insert raises one of db.sql.DUPLICATE_ROW and the caller runs `activate_on` instead."""
+    license_row = require_usable(await lock_license(conn, request.license_key), utc_today())
+    if within_limit(await count_active_devices(conn, license_row["id"]) + 1, license_row["max_activations"]):
+        return await _insert_device(conn, license_row, request)
+    # At the limit: the one device that may still come in is this one, activated meanwhile.
+    args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
+    existing = await repo.refresh_active_activation(conn, *args)
+    if existing is not None:
+        return ActivationOutcome(existing, license_row["license_key"], already_active=True)
+    raise _limit_reached(license_row)
+
+
+async def _add_device(conn: Connection, license_row: Row, request: ActivateRequest) -> ActivationOutcome:
+    if not within_limit(await count_active_devices(conn, license_row["id"]) + 1, license_row["max_activations"]):
+        raise _limit_reached(license_row)
+    return await _insert_device(conn, license_row, request)
+
+
+async def _insert_device(conn: Connection, license_row: Row, request: ActivateRequest) -> ActivationOutcome:
+    args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
     created = await repo.insert_activation(conn, *args)
     return ActivationOutcome(created, license_row["license_key"], already_active=False)
+
+
+def _limit_reached(license_row: Row) -> AppError:
+    limit = license_row["max_activations"]
+    return AppError(409, ErrorCode.ACTIVATION_LIMIT_REACHED, f"Activation limit reached ({limit} devices)")
+
+
+async def reactivate_on(conn: Connection, request: ActivateRequest) -> ActivationOutcome | None:
+    """The quick path of a device that is already active on a usable license: its row refreshed
+    in one statement, without the license lock (nothing is counted). None when the device is not
+    active there or the license is not usable: then `activate_on`, under the lock, decides."""
+    args = (request.license_key, request.hardware_hash, request.machine_name, request.app_version)
+    row = await repo.refresh_known_device(conn, *args, utc_today())
+    return None if row is None else ActivationOutcome(row, request.license_key, already_active=True)
 
 
 def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:

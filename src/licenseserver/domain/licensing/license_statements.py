@@ -27,6 +27,18 @@ REFRESH_ACTIVE_ACTIVATION = Query(
     " app_version = COALESCE($4, app_version)"
     f" WHERE license_id = $1 AND hardware_hash = $2 AND is_active = TRUE RETURNING {ACTIVATION_COLUMNS}"
 )
+# A device active on a usable license activating again: one statement, no license lock (the
+# count of active devices does not change). The UPDATE re-checks is_active on the row it writes,
+# so a device staff deactivate meanwhile is not revived; anything else takes the locked path.
+REFRESH_KNOWN_DEVICE = Query(
+    "UPDATE activations SET last_heartbeat = {now},"
+    " machine_name = CASE WHEN $3 = '' THEN activations.machine_name ELSE $3 END,"
+    " app_version = COALESCE($4, activations.app_version) FROM licenses"
+    " WHERE licenses.license_key = $1 AND activations.license_id = licenses.id"
+    f" AND activations.hardware_hash = $2 AND activations.is_active = TRUE AND {usable_sql('$5')}"
+    " RETURNING activations.id, activations.license_id, activations.hardware_hash, activations.machine_name,"
+    " activations.app_version, activations.activated_at, activations.last_heartbeat, activations.is_active"
+)
 INSERT_ACTIVATION = Query(
     "INSERT INTO activations (license_id, hardware_hash, machine_name, app_version, activated_at,"
     " last_heartbeat, is_active) VALUES ($1, $2, $3, $4, {now}, {now}, TRUE)"
@@ -102,6 +114,12 @@ async def refresh_active_activation(
     conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None
 ) -> Row | None:
     return await conn.fetchrow(REFRESH_ACTIVE_ACTIVATION, license_id, hardware_hash, machine_name, app_version)
+
+
+async def refresh_known_device(
+    conn: Connection, license_key: str, hardware_hash: str, machine_name: str, app_version: str | None, today: date
+) -> Row | None:
+    return await conn.fetchrow(REFRESH_KNOWN_DEVICE, license_key, hardware_hash, machine_name, app_version, today)
 
 
 async def insert_activation(
