@@ -115,6 +115,18 @@ def test_dashboard_shows_four_named_charts_with_the_counted_values(world: TestWo
     assert f'<a href="/licenses?state=expiring">Laufen in {EXPIRING_SOON_DAYS} Tagen ab</a>' in html
 
 
+def test_dashboard_titles_name_each_window_in_english_too(world: TestWorld, staff_panel: TestClient) -> None:
+    csrf = staff_panel.headers["x-csrf-token"]
+    assert staff_panel.post("/account/language", data={"csrf_token": csrf, "language": "en"}).status_code == 200
+    html = staff_panel.get("/").text
+    assert ARIA_LABELS.findall(html)[1:] == [
+        f"Expiring licenses per calendar week, next {trends.EXPIRY_DAYS} days",
+        f"New activations per calendar week, last {trends.ACTIVATION_WEEKS} weeks",
+        f"Sessions started per day, last {trends.SESSION_DAYS} days",
+    ]
+    assert f'<a href="/licenses?state=expiring">Expire within {EXPIRING_SOON_DAYS} days</a>' in html
+
+
 def test_dashboard_of_an_empty_installation_draws_no_data_charts(staff_panel: TestClient) -> None:
     html = staff_panel.get("/").text
     assert html.count(">Keine Daten</text>") == 4
