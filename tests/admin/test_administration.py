@@ -212,6 +212,19 @@ def test_bad_rate_limits_are_refused(world: TestWorld, staff_panel: TestClient) 
 # --- client configs ---------------------------------------------------------------------------
 
 
+def test_new_client_form_starts_with_the_columns_defaults(world: TestWorld, staff_panel: TestClient) -> None:
+    world.execute("INSERT INTO client_configs (client_name) VALUES ('Defaults')")
+    stored = world.rows(
+        "SELECT heartbeat_interval, session_timeout, minimum_version FROM client_configs WHERE client_name = 'Defaults'"
+    )[0]
+    assert stored == {"heartbeat_interval": 30, "session_timeout": 90, "minimum_version": "1.0.0"}
+    page = staff_panel.get("/administration/clients/new")
+    assert page.status_code == 200
+    for name, value in stored.items():
+        field = page.text.split(f'name="{name}"', 1)[1].split(">", 1)[0]
+        assert f'value="{value}"' in field, (name, field)
+
+
 def test_create_client(world: TestWorld, staff_panel: TestClient) -> None:
     assert staff_panel.get("/administration/clients/new").status_code == 200
     response = post(staff_panel, "/administration/clients", {**GOOD_CLIENT, "client_name": "  Other Tool "})

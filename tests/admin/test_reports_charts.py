@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.testclient import TestClient
 
 from licenseserver.db.unit_of_work import run_in_orm_transaction
+from licenseserver.domain.licensing.rules import EXPIRING_SOON_DAYS
 from licenseserver.domain.reports import breakdowns, trends
 from licenseserver.domain.reports.periods import monday_of
 from tests.admin.conftest import count_queries
@@ -110,6 +111,20 @@ def test_dashboard_shows_four_named_charts_with_the_counted_values(world: TestWo
     assert f"{today():%d.%m.}: 3" in html  # today's session starts
     assert "Keine Daten" in html  # no device was activated
     assert '<a href="/devices">Aktive Geräte</a>' in html
+    # The figure's label names the licensing rule's window (EXPIRING_SOON_DAYS), not a number of its own.
+    assert f'<a href="/licenses?state=expiring">Laufen in {EXPIRING_SOON_DAYS} Tagen ab</a>' in html
+
+
+def test_dashboard_titles_name_each_window_in_english_too(world: TestWorld, staff_panel: TestClient) -> None:
+    csrf = staff_panel.headers["x-csrf-token"]
+    assert staff_panel.post("/account/language", data={"csrf_token": csrf, "language": "en"}).status_code == 200
+    html = staff_panel.get("/").text
+    assert ARIA_LABELS.findall(html)[1:] == [
+        f"Expiring licenses per calendar week, next {trends.EXPIRY_DAYS} days",
+        f"New activations per calendar week, last {trends.ACTIVATION_WEEKS} weeks",
+        f"Sessions started per day, last {trends.SESSION_DAYS} days",
+    ]
+    assert f'<a href="/licenses?state=expiring">Expire within {EXPIRING_SOON_DAYS} days</a>' in html
 
 
 def test_dashboard_of_an_empty_installation_draws_no_data_charts(staff_panel: TestClient) -> None:

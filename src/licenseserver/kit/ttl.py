@@ -34,8 +34,5 @@ class TtlValue(Generic[T]):
                 self._loaded_at = started
         return self._value
 
-    def set(self, value: T) -> None:
-        self._value, self._loaded_at = value, time.monotonic()
-
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")

@@ -115,9 +115,8 @@ async def save_rate_limits(request: Request, db: Db, staff: Staff) -> Response:
 
 
 def _client_fields(client: ClientConfig | None) -> dict[str, str]:
-    if client is None:
-        return {"heartbeat_interval": "30", "session_timeout": "90", "minimum_version": "1.0.0"}
-    return {name: str(value) for name, value in clients.client_state(client).items()}
+    state = clients.new_client_state() if client is None else clients.client_state(client)
+    return {name: str(value) for name, value in state.items()}
 
 
 def _new_client_page(request: Request, form: dict[str, str], error: str = "", status: int = 200) -> Response:

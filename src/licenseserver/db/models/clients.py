@@ -10,15 +10,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 from licenseserver.db.models.base import Base, created_at_column
 from licenseserver.db.models.licensing import VERSION_MAX
 
+# What a new client gets, here once: the columns' defaults, the panel's new-client form and, for
+# the session timeout, the timeout judged by while no client is configured (domain.clients).
+DEFAULT_HEARTBEAT_INTERVAL = 30
+DEFAULT_SESSION_TIMEOUT = 90
+DEFAULT_MINIMUM_VERSION = "1.0.0"
+
 
 class ClientConfig(Base):
     __tablename__ = "client_configs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
-    heartbeat_interval: Mapped[int] = mapped_column(Integer, nullable=False, server_default="30")
-    session_timeout: Mapped[int] = mapped_column(Integer, nullable=False, server_default="90")
-    minimum_version: Mapped[str] = mapped_column(String(VERSION_MAX), nullable=False, server_default="1.0.0")
+    heartbeat_interval: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=str(DEFAULT_HEARTBEAT_INTERVAL)
+    )
+    session_timeout: Mapped[int] = mapped_column(Integer, nullable=False, server_default=str(DEFAULT_SESSION_TIMEOUT))
+    minimum_version: Mapped[str] = mapped_column(
+        String(VERSION_MAX), nullable=False, server_default=DEFAULT_MINIMUM_VERSION
+    )
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -1,8 +1,8 @@
 """The one system API key: made when missing, replaced on demand, checked on every API call.
 
 Instances cache the key for at most `API_KEY_CACHE_SECONDS` (≤ 1 s), so a key replaced anywhere
-(the panel or the CLI, each in its own unit of work) is refused everywhere within one second; an
-instance that replaces it itself (`ApiKeyCache.regenerate`) forgets it at once.
+(the panel's request or the CLI command, each committing its own unit of work) is refused
+everywhere within one second.
 """
 
 from __future__ import annotations
@@ -67,10 +67,3 @@ class ApiKeyCache:
         if not presented or key is None:
             return False
         return hmac.compare_digest(presented.encode(), key.encode())
-
-    async def regenerate(self) -> str:
-        """Replace the key and forget the old one on this instance at once; its own unit of work."""
-        async with self._db.transaction() as conn:
-            key = await regenerate_api_key(conn)
-        self._key.set(key)
-        return key

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licenseserver.db.models import ClientConfig, ClientRelease
+from licenseserver.db.models.clients import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MINIMUM_VERSION, DEFAULT_SESSION_TIMEOUT
 from licenseserver.domain.fields import AppVersion
 from licenseserver.kit.errors import AppError, ErrorCode
 
@@ -82,6 +83,15 @@ def client_state(client: ClientConfig) -> dict[str, Any]:
         "heartbeat_interval": client.heartbeat_interval,
         "session_timeout": client.session_timeout,
         "minimum_version": client.minimum_version,
+    }
+
+
+def new_client_state() -> dict[str, Any]:
+    """The settings a new client starts with (the columns' defaults), for the empty form."""
+    return {
+        "heartbeat_interval": DEFAULT_HEARTBEAT_INTERVAL,
+        "session_timeout": DEFAULT_SESSION_TIMEOUT,
+        "minimum_version": DEFAULT_MINIMUM_VERSION,
     }
 
 

@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import ColumnElement, func, select
 
 from licenseserver.db.models import ClientConfig
+from licenseserver.db.models.clients import DEFAULT_SESSION_TIMEOUT
 from licenseserver.db.sql import Connection, Database, Query
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.ttl import TtlValue
@@ -25,9 +26,8 @@ CURRENT_CLIENT = Query(
     "SELECT id, client_name, heartbeat_interval, session_timeout, minimum_version"
     " FROM client_configs ORDER BY id LIMIT 1"
 )
-# Without a configured client the API serves no sessions at all; the default only lets the panel
-# judge the sessions left from an earlier configuration.
-DEFAULT_SESSION_TIMEOUT = 90
+# Without a configured client the API serves no sessions at all; the default (a new client's,
+# db.models.clients) only lets the panel judge the sessions left from an earlier configuration.
 CLIENT_RELEASES = Query(
     "SELECT version, release_date, download_url, release_notes FROM client_releases WHERE client_id = $1"
 )

@@ -18,7 +18,12 @@ from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.licensing import license_statements as repo
 from licenseserver.domain.licensing.activation_limit import count_active_devices, within_limit
 from licenseserver.domain.licensing.locks import lock_license
-from licenseserver.domain.licensing.rules import license_not_found, require_usable, unusable_reason
+from licenseserver.domain.licensing.rules import (
+    device_not_activated,
+    license_not_found,
+    require_usable,
+    unusable_reason,
+)
 from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import iso_date, iso_utc, utc_today
@@ -89,6 +94,14 @@ async def reactivate_on(conn: Connection, request: ActivateRequest) -> Activatio
     return None if row is None else ActivationOutcome(row, request.license_key, already_active=True)
 
 
+async def require_active_device(conn: Connection, license_id: int, hardware_hash: str) -> int:
+    """The id of the device's active activation of the license; 403 DEVICE_NOT_ACTIVATED without one."""
+    activation_id = await repo.find_active_activation_id(conn, license_id, hardware_hash)
+    if activation_id is None:
+        raise device_not_activated()
+    return activation_id
+
+
 def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"id": row["id"]}
     if license_key is not None:
@@ -151,7 +164,7 @@ async def _verify_refusal(conn: Connection, request: VerifyRequest, today: date)
     reason = unusable_reason(license_row, today)
     if reason is not None:
         return reason
-    return AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
+    return device_not_activated()
 
 
 async def license_info(conn: Connection, license_key: str) -> dict[str, Any]:

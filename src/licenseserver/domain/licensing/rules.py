@@ -182,6 +182,11 @@ def license_not_found(license_id: int | None = None) -> AppError:
     return AppError(404, ErrorCode.LICENSE_NOT_FOUND, message)
 
 
+def device_not_activated() -> AppError:
+    """The device has no active activation of the license (verify, session start, offline file)."""
+    return AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
+
+
 def require_usable(license_row: Row | None, today: date) -> Row:
     if license_row is None:
         raise license_not_found()

@@ -13,8 +13,8 @@ from typing import Any
 
 from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import Client, ClientCache
-from licenseserver.domain.licensing import license_statements as licenses
 from licenseserver.domain.licensing import session_statements as repo
+from licenseserver.domain.licensing.license_calls import require_active_device
 from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import require_usable
 from licenseserver.domain.licensing.session_schemas import (
@@ -58,9 +58,7 @@ async def start_session(conn: Connection, client: Client, request: SessionStartR
     parallel starts take turns; the partial unique index on open sessions backs the rule up in
     the schema itself."""
     license_row = require_usable(await lock_license(conn, request.license_key), utc_today())
-    activation_id = await licenses.find_active_activation_id(conn, license_row["id"], request.hardware_hash)
-    if activation_id is None:
-        raise AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
+    activation_id = await require_active_device(conn, license_row["id"], request.hardware_hash)
     await repo.end_timed_out_of_license(conn, license_row["id"], client.session_timeout)
     if await repo.has_open_session(conn, license_row["id"]):
         raise AppError(409, ErrorCode.SESSION_CONFLICT, SESSION_CONFLICT_MESSAGE)

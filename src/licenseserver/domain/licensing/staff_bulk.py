@@ -34,11 +34,18 @@ class LicenseIds(BaseModel):
 
 async def set_active(session: AsyncSession, license_ids: Sequence[int], active: bool, actor: Actor) -> int:
     """Activate or deactivate the listed licenses; returns how many changed. Unknown ids and
-    licenses already in that state are skipped, so repeating a bulk action changes nothing."""
+    licenses already in that state are skipped, so repeating a bulk action changes nothing.
+
+    The license rows are locked first, in id order (licensing.locks), as a single toggle, an
+    activation and a bulk deletion lock them: two bulk actions over the same licenses take turns
+    instead of deadlocking on rows locked in another order."""
+    found = await lock_licenses(await sql_connection(session), license_ids)
+    if not found:
+        return 0
     changed = (
         await session.execute(
             update(License)
-            .where(License.id.in_(license_ids), License.is_active == (not active))
+            .where(License.id.in_(found), License.is_active == (not active))
             .values(is_active=active)
             .returning(License.id)
             .execution_options(synchronize_session=False)

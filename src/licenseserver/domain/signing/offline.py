@@ -16,10 +16,9 @@ from pydantic import BeforeValidator, Field, StrictInt
 
 from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.domain.fields import ApiRequest, HardwareHash, LicenseKey
-from licenseserver.domain.licensing.license_statements import find_active_activation_id
+from licenseserver.domain.licensing.license_calls import require_active_device
 from licenseserver.domain.licensing.rules import require_usable
 from licenseserver.domain.signing.keys import CurrentKey, b64url
-from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import iso_date, iso_utc, utc_now
 
 OFFLINE_TTL_DEFAULT_DAYS = 30
@@ -107,7 +106,6 @@ async def build_license_file(
     403 DEVICE_NOT_ACTIVATED. `key` is the current signing key (keys.read_current_key)."""
     issued = utc_now().replace(microsecond=0)
     license_row = require_usable(await conn.fetchrow(GET_LICENSE_FOR_FILE, license_key), issued.date())
-    if await find_active_activation_id(conn, license_row["id"], hardware_hash) is None:
-        raise AppError(403, ErrorCode.DEVICE_NOT_ACTIVATED, "Device is not activated for this license")
+    await require_active_device(conn, license_row["id"], hardware_hash)
     expires = file_expiry(issued, license_row["offline_ttl_days"], ttl_days, license_row["valid_until"])
     return LicenseFile(compact_jws(key, _claims(license_row, hardware_hash, issued, expires)), expires)
