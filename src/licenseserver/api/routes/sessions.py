@@ -1,9 +1,10 @@
 """Session endpoints: one live session per license, kept alive by heartbeats.
 
 Each endpoint is its request's unit of work: it takes the client's settings from the cache, then
-opens the transaction (start, end) the domain rule runs on. The one-UPDATE heartbeat runs on an
-autocommit connection, batched with the other heartbeats of its event-loop turn on PostgreSQL
-(api/batched_calls.py)."""
+opens the transaction (start) or the autocommit connection (end: one UPDATE, and for a session
+already ended a read of its recorded end) the domain rule runs on. The one-UPDATE heartbeat runs
+on an autocommit connection too, batched with the other heartbeats of its event-loop turn on
+PostgreSQL (api/batched_calls.py)."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ async def end(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, SessionEndRequest)
     client = await state.clients.require()
-    async with state.db.transaction() as conn:
+    async with state.db.autocommit() as conn:  # one UPDATE; an ended session is read back as it is
         result, ended_now = await sessions.end_session(conn, client, body)
     if ended_now:
         SESSIONS_ENDED.labels(result["end_reason"]).inc()

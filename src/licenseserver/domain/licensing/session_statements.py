@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from licenseserver.db.sql import Connection, Query, Row
+from licenseserver.domain.licensing.license_statements import find_active_activation_id
 from licenseserver.domain.licensing.session_rules import live_sql, silent_sql, timed_out_sql
 
 SESSION_COLUMNS = "id, session_token, license_id, started_at, last_heartbeat, ended_at, end_reason"
@@ -19,6 +20,18 @@ INSERT_SESSION = Query(
     "INSERT INTO sessions (session_token, license_id, activation_id, machine_id, hardware_hash,"
     " app_version, started_at, last_heartbeat) VALUES ($1, $2, $3, $4, $5, $6, {now}, {now})"
     f" RETURNING {SESSION_COLUMNS}"
+)
+# What a session start asks under the license lock, in one statement on PostgreSQL: the device's
+# active activation, whether a live session holds the license, with the license's timed-out
+# sessions ended on the way. A timed-out session never counts as live (session_rules), so the
+# check does not depend on the ending being visible to the same statement.
+START_CHECK = Query(
+    "WITH ended AS (UPDATE sessions SET ended_at = last_heartbeat, end_reason = 'timeout'"
+    f" WHERE license_id = $1 AND {timed_out_sql('$3')} RETURNING id)"
+    " SELECT (SELECT activations.id FROM activations WHERE activations.license_id = $1"
+    " AND activations.hardware_hash = $2 AND activations.is_active = TRUE) AS activation_id,"
+    f" EXISTS (SELECT 1 FROM sessions WHERE license_id = $1 AND {live_sql('$3')}) AS held,"
+    " (SELECT COUNT(*) FROM ended) AS timed_out"
 )
 # Heartbeat's hot path: one statement finds the live session of this license and refreshes it.
 HEARTBEAT = Query(
@@ -53,6 +66,21 @@ COUNT_LIVE = Query(f"SELECT COUNT(*) AS n FROM sessions WHERE {live_sql('$1')}")
 
 async def end_timed_out_of_license(conn: Connection, license_id: int, timeout_seconds: int) -> int:
     return len(await conn.fetch(END_TIMED_OUT_OF_LICENSE, license_id, timeout_seconds))
+
+
+async def start_check(
+    conn: Connection, license_id: int, hardware_hash: str, timeout_seconds: int
+) -> tuple[int | None, bool]:
+    """Under the license lock: (the device's active activation id or None, whether an open
+    session still holds the license), the license's timed-out sessions ended first. One
+    statement on PostgreSQL; SQLite, which has no UPDATE inside WITH, asks in three."""
+    if conn.dialect == "postgresql":
+        row = await conn.fetchrow(START_CHECK, license_id, hardware_hash, timeout_seconds)
+        assert row is not None  # a SELECT without FROM always yields its row
+        return row["activation_id"], bool(row["held"])
+    activation = await find_active_activation_id(conn, license_id, hardware_hash)
+    await end_timed_out_of_license(conn, license_id, timeout_seconds)
+    return activation, await has_open_session(conn, license_id)
 
 
 async def has_open_session(conn: Connection, license_id: int) -> bool:

@@ -1,9 +1,9 @@
 """One live session per license: start, heartbeat, end, and the sweep that ends timeouts.
 
 Each rule runs on the connection it is given and never opens or commits a transaction: the API's
-routes are the unit of work (`db.transaction()` for start and end, which read then write;
-`db.autocommit()` for the one-statement heartbeat, sweep and count). The client's settings come
-from its cache before a connection is borrowed."""
+routes are the unit of work (`db.transaction()` for start, which reads then writes;
+`db.autocommit()` for the one-statement end, heartbeat, sweep and count). The client's settings
+come from its cache before a connection is borrowed."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from typing import Any
 from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import Client, ClientCache
 from licenseserver.domain.licensing import session_statements as repo
-from licenseserver.domain.licensing.license_calls import require_active_device
 from licenseserver.domain.licensing.locks import lock_license
-from licenseserver.domain.licensing.rules import require_usable
+from licenseserver.domain.licensing.rules import device_not_activated, require_usable
 from licenseserver.domain.licensing.session_schemas import (
     SessionEndRequest,
     SessionHeartbeatRequest,
@@ -58,9 +57,11 @@ async def start_session(conn: Connection, client: Client, request: SessionStartR
     parallel starts take turns; the partial unique index on open sessions backs the rule up in
     the schema itself."""
     license_row = require_usable(await lock_license(conn, request.license_key), utc_today())
-    activation_id = await require_active_device(conn, license_row["id"], request.hardware_hash)
-    await repo.end_timed_out_of_license(conn, license_row["id"], client.session_timeout)
-    if await repo.has_open_session(conn, license_row["id"]):
+    check = repo.start_check(conn, license_row["id"], request.hardware_hash, client.session_timeout)
+    activation_id, held = await check
+    if activation_id is None:
+        raise device_not_activated()
+    if held:
         raise AppError(409, ErrorCode.SESSION_CONFLICT, SESSION_CONFLICT_MESSAGE)
     row = await repo.insert_session(
         conn,
@@ -121,9 +122,9 @@ def ended_json(row: Row) -> dict[str, Any]:
 async def end_session(
     conn: Connection, client: Client, request: SessionEndRequest, reason: str = END_REASON_CLIENT
 ) -> tuple[dict[str, Any], bool]:
-    """End a session, in the caller's transaction. Ending one that already ended answers its
-    recorded end again (clients retry on network errors); the flag says whether this call did
-    the ending."""
+    """End a session: one UPDATE, so the API runs it on an autocommit connection. Ending one that
+    already ended answers its recorded end again (clients retry on network errors); the flag
+    says whether this call did the ending."""
     row = await repo.end_session(conn, request.session_token, client.session_timeout, reason)
     ended_now = row is not None
     if row is None:
