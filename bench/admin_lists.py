@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/admin_lists.py [--licenses 1000000] [--requests 50] [--quick]
                                           [--small 10000] [--explain] [--keep-db] [--reuse]
+                                          [--only TEXT ...]
 
 For each of two sizes (--small, then --licenses) it creates and seeds a fresh PostgreSQL
 database (bench/admin_seed.py), creates a staff account, starts the admin panel on 127.0.0.1
@@ -11,7 +12,8 @@ p50 and p99 per request type and how many SQL statements one request sent, side 
 both sizes, and exits 1 when a p99 exceeds the budget, a count grows with the rows, or a request
 failed. --explain writes EXPLAIN (ANALYZE, BUFFERS) of every statement of the slowest request of
 each type at the larger size. --reuse seeds each size once, into a database of its own
-(licenseserver_bench_admin_<licenses>), kept for the next run with --reuse. See
+(licenseserver_bench_admin_<licenses>), kept for the next run with --reuse; --only times the
+request types whose name contains one of the texts (before/after runs close together). See
 docs/performance.md, "Admin lists at 1,000,000 licenses".
 """
 
@@ -254,14 +256,19 @@ def measure(client: httpx.Client, probe: Probe, paths: list[str], requests: int)
     return result
 
 
+def chosen(only: list[str] | None) -> list[Probe]:
+    """Every request type, or those whose name contains one of `only`."""
+    return [p for p in PROBES if not only or any(text in p.name for text in only)]
+
+
 def run_probes(
-    base_url: str, staff: tuple[str, str], samples: admin_seed.Samples, size: int, requests: int
+    base_url: str, staff: tuple[str, str], samples: admin_seed.Samples, size: int, options: argparse.Namespace
 ) -> list[Measurement]:
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
         log_in(client, *staff)
         results = []
-        for probe in PROBES:
-            results.append(measure(client, probe, probe.paths(samples, size), requests))
+        for probe in chosen(options.only):
+            results.append(measure(client, probe, probe.paths(samples, size), options.requests))
             m = results[-1]
             gc_note = f"full GC in the slowest: {m.slowest_gc_ms:.0f} ms"
             say(f"  {probe.name}: p50 {m.p50:.1f} ms, p99 {m.p99:.1f} ms ({gc_note})")
@@ -301,7 +308,7 @@ def run_size(options: argparse.Namespace, licenses: int, workdir: Path, explain:
     sql_log = workdir / f"sql-{licenses}.jsonl" if explain else None
     server = panel_server(workdir, url, f"admin-{licenses}", sql_log)
     with started(server):
-        run.measurements = run_probes(server.url, staff, samples, licenses, options.requests)
+        run.measurements = run_probes(server.url, staff, samples, licenses, options)
     problems, _ = server.log_problems()
     if problems:
         raise RuntimeError(f"the panel logged problems: {problems[:3]}")
@@ -405,6 +412,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"seed each size once into {DATABASE}_<licenses>, reuse it when seeded, keep it afterwards",
     )
+    parser.add_argument(
+        "--only", action="append", metavar="TEXT", help="time only the request types whose name contains TEXT"
+    )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     options = parser.parse_args(argv)
     if options.quick:
@@ -413,6 +423,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--small must be above 0 and below --licenses")
     if options.requests < 1:
         parser.error("--requests must be at least 1")
+    if not chosen(options.only):
+        parser.error("--only matches no request type")
     return options
 
 
