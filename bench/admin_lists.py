@@ -1,7 +1,8 @@
 """The admin panel's lists at scale, in one command:
 
     .venv/bin/python bench/admin_lists.py [--licenses 1000000] [--requests 50] [--quick]
-                                          [--small 10000] [--explain] [--keep-db]
+                                          [--small 10000] [--explain] [--keep-db] [--reuse]
+                                          [--only TEXT ...]
 
 For each of two sizes (--small, then --licenses) it creates and seeds a fresh PostgreSQL
 database (bench/admin_seed.py), creates a staff account, starts the admin panel on 127.0.0.1
@@ -10,7 +11,10 @@ logs in like a browser and times each list request one at a time, after a warm-u
 p50 and p99 per request type and how many SQL statements one request sent, side by side for
 both sizes, and exits 1 when a p99 exceeds the budget, a count grows with the rows, or a request
 failed. --explain writes EXPLAIN (ANALYZE, BUFFERS) of every statement of the slowest request of
-each type at the larger size. See docs/performance.md, "Admin lists at 1,000,000 licenses".
+each type at the larger size. --reuse seeds each size once, into a database of its own
+(licenseserver_bench_admin_<licenses>), kept for the next run with --reuse; --only times the
+request types whose name contains one of the texts (before/after runs close together). See
+docs/performance.md, "Admin lists at 1,000,000 licenses".
 """
 
 from __future__ import annotations
@@ -79,9 +83,10 @@ def _typed(samples: admin_seed.Samples) -> list[str]:
     return [name[:5] for name in samples.names]
 
 
-# Session check and refresh, the customers' match probe, then a query and (beyond the limit) a
-# COUNT per kind: customers, licenses, devices, leads, lead contacts, resources.
-GLOBAL_SEARCH_BOUND = 2 + 1 + 2 * 6
+# Session check and refresh, the customers' match probe (also their count), then a query per kind
+# (customers, licenses, devices, leads, lead contacts, resources) and, beyond the limit, a COUNT
+# for each kind but the customers.
+GLOBAL_SEARCH_BOUND = 2 + 1 + 6 + 5
 PROBES = (
     Probe("license list, first page", lambda s, n: ["/licenses"]),
     Probe("search by key prefix", lambda s, n: [_url("/licenses", q=k[: 4 + i % 6]) for i, k in enumerate(s.keys)]),
@@ -210,17 +215,17 @@ def started(server: Server) -> Iterator[Server]:
         server.stop()
 
 
-def create_staff(database_url: str, password: str) -> None:
-    run_in_orm_transaction(database_url, lambda session: create_admin(session, STAFF_USERNAME, password))
+def create_staff(database_url: str, username: str, password: str) -> None:
+    run_in_orm_transaction(database_url, lambda session: create_admin(session, username, password))
 
 
-def log_in(client: httpx.Client, password: str) -> None:
+def log_in(client: httpx.Client, username: str, password: str) -> None:
     """As a browser does: the form's CSRF cookie and hidden field, then the form post."""
     form = client.get("/login")
     form.raise_for_status()
     start = form.text.index(CSRF_INPUT) + len(CSRF_INPUT)
     token = form.text[start : form.text.index('"', start)]
-    data = {"username": STAFF_USERNAME, "password": password, "csrf_token": token}
+    data = {"username": username, "password": password, "csrf_token": token}
     answer = client.post("/login", data=data, follow_redirects=False)
     if answer.status_code != 303:
         raise RuntimeError(f"log-in failed: {answer.status_code} {answer.text[:200]}")
@@ -251,14 +256,19 @@ def measure(client: httpx.Client, probe: Probe, paths: list[str], requests: int)
     return result
 
 
+def chosen(only: list[str] | None) -> list[Probe]:
+    """Every request type, or those whose name contains one of `only`."""
+    return [p for p in PROBES if not only or any(text in p.name for text in only)]
+
+
 def run_probes(
-    base_url: str, password: str, samples: admin_seed.Samples, size: int, requests: int
+    base_url: str, staff: tuple[str, str], samples: admin_seed.Samples, size: int, options: argparse.Namespace
 ) -> list[Measurement]:
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
-        log_in(client, password)
+        log_in(client, *staff)
         results = []
-        for probe in PROBES:
-            results.append(measure(client, probe, probe.paths(samples, size), requests))
+        for probe in chosen(options.only):
+            results.append(measure(client, probe, probe.paths(samples, size), options.requests))
             m = results[-1]
             gc_note = f"full GC in the slowest: {m.slowest_gc_ms:.0f} ms"
             say(f"  {probe.name}: p50 {m.p50:.1f} ms, p99 {m.p99:.1f} ms ({gc_note})")
@@ -268,20 +278,37 @@ def run_probes(
 # --- one size ------------------------------------------------------------------------------
 
 
+def database_name(options: argparse.Namespace, licenses: int) -> str:
+    """One database for both sizes, re-created each time; with --reuse one per size, kept."""
+    return f"{DATABASE}_{licenses}" if options.reuse else DATABASE
+
+
+def seeded(options: argparse.Namespace, licenses: int) -> tuple[str, admin_seed.Counts]:
+    name, scale = database_name(options, licenses), admin_seed.Scale(licenses)
+    if not options.reuse:
+        say(f"\n{licenses:,} licenses: create, migrate, seed {name}")
+        return admin_seed.prepare(options.admin_url, name, scale)
+    say(f"\n{licenses:,} licenses: reuse {name} if an earlier run seeded it, else create and seed it")
+    url, counts, reused = admin_seed.reuse_or_prepare(options.admin_url, name, scale)
+    if reused:
+        say("  reused (migrated to the newest revision)")
+    return url, counts
+
+
 def run_size(options: argparse.Namespace, licenses: int, workdir: Path, explain: bool) -> SizeRun:
     run = SizeRun(licenses)
-    say(f"\n{licenses:,} licenses: create, migrate, seed {DATABASE}")
     started_at = time.monotonic()
-    url, run.counts = admin_seed.prepare(options.admin_url, DATABASE, admin_seed.Scale(licenses))
+    url, run.counts = seeded(options, licenses)
     run.seed_seconds = time.monotonic() - started_at
-    say(f"  seeded {run.counts} in {run.seed_seconds:.0f} s")
-    password = secrets.token_urlsafe(18)
-    create_staff(url, password)
+    say(f"  ready {run.counts} in {run.seed_seconds:.0f} s")
+    # A fresh account each run: a reused database keeps the accounts of the runs before.
+    staff = (f"{STAFF_USERNAME}-{secrets.token_hex(4)}", secrets.token_urlsafe(18))
+    create_staff(url, *staff)
     samples = admin_seed.samples(url)
     sql_log = workdir / f"sql-{licenses}.jsonl" if explain else None
     server = panel_server(workdir, url, f"admin-{licenses}", sql_log)
     with started(server):
-        run.measurements = run_probes(server.url, password, samples, licenses, options.requests)
+        run.measurements = run_probes(server.url, staff, samples, licenses, options)
     problems, _ = server.log_problems()
     if problems:
         raise RuntimeError(f"the panel logged problems: {problems[:3]}")
@@ -380,6 +407,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="print a p99 over the budget without failing (CI: only errors and growing statement counts fail)",
     )
     parser.add_argument("--keep-db", action="store_true", help=f"keep {DATABASE} (the large size) afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help=f"seed each size once into {DATABASE}_<licenses>, reuse it when seeded, keep it afterwards",
+    )
+    parser.add_argument(
+        "--only", action="append", metavar="TEXT", help="time only the request types whose name contains TEXT"
+    )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     options = parser.parse_args(argv)
     if options.quick:
@@ -388,6 +423,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--small must be above 0 and below --licenses")
     if options.requests < 1:
         parser.error("--requests must be at least 1")
+    if not chosen(options.only):
+        parser.error("--only matches no request type")
     return options
 
 
@@ -405,7 +442,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"PROBLEM: run failed: {exc}")
         return 1
     finally:
-        if options.keep_db:
+        if options.reuse:
+            kept = ", ".join(database_name(options, size) for size in (options.small, options.licenses))
+            say(f"Kept databases {kept} for the next run with --reuse (DROP DATABASE … WITH (FORCE) when done)")
+        elif options.keep_db:
             say(f"Kept database {seed.database_url(options.admin_url, DATABASE)}")
         else:
             seed.drop_database(options.admin_url, DATABASE)

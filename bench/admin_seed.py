@@ -195,3 +195,33 @@ def prepare(admin_url: str, name: str, scale: Scale) -> tuple[str, Counts]:
     url = seed.create_database(admin_url, name)
     seed.migrate(url)
     return url, seed_lists(url, scale)
+
+
+def seeded_counts(admin_url: str, name: str, scale: Scale) -> Counts | None:
+    """The rows of database `name` when an earlier run seeded it completely at `scale`, else None.
+    The seeding is one transaction, so an interrupted one leaves no licenses behind."""
+    with connect(admin_url) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            return None
+    with connect(seed.database_url(admin_url, name)) as conn:
+        if conn.execute("SELECT to_regclass('licenses')").fetchone() in (None, (None,)):
+            return None
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM licenses),"
+            " (SELECT count(*) FROM activations)"
+        ).fetchone()
+    assert row is not None
+    counts = Counts(int(row[0]), int(row[1]), int(row[2]))
+    return counts if counts.licenses == scale.licenses and counts.customers == scale.customers else None
+
+
+def reuse_or_prepare(admin_url: str, name: str, scale: Scale) -> tuple[str, Counts, bool]:
+    """Database `name` as an earlier run left it (migrated to the newest revision, so a new
+    index is built on the kept rows), or created and seeded afresh; True when reused."""
+    counts = seeded_counts(admin_url, name, scale)
+    if counts is None:
+        url, made = prepare(admin_url, name, scale)
+        return url, made, False
+    url = seed.database_url(admin_url, name)
+    seed.migrate(url)
+    return url, counts, True

@@ -7,10 +7,10 @@ copy of them in the domain."""
 
 from __future__ import annotations
 
-from licenseserver.admin.i18n import gettext, ngettext
+from licenseserver.admin.i18n import format_number, gettext, ngettext
 from licenseserver.admin.labels import INSTITUTION_TYPES, RESOURCE_TYPES, label
 from licenseserver.admin.messages import RESOURCE_STATES
-from licenseserver.domain.search.hits import SearchHit
+from licenseserver.domain.search.hits import SearchGroup, SearchHit
 
 DASH = " – "
 
@@ -43,3 +43,9 @@ def hit_words(hit: SearchHit) -> str:
     if hit.type == "resource":
         return _resource(hit)
     return hit.page_subtitle or hit.subtitle
+
+
+def group_count(group: SearchGroup) -> str:
+    """The count beside a kind's heading: "12", or "mehr als 1.000" when the count stopped there."""
+    number = format_number(group.total)
+    return gettext("mehr als %(num)s") % {"num": number} if group.capped else number

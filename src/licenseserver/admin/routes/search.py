@@ -11,8 +11,8 @@ from starlette.responses import Response
 from licenseserver.admin.deps import Db, Staff
 from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.rendering import render
-from licenseserver.admin.search_words import hit_words
-from licenseserver.domain.search.hits import SEARCH_TYPES, SearchType
+from licenseserver.admin.search_words import group_count, hit_words
+from licenseserver.domain.search.hits import SEARCH_TYPES, SearchGroup, SearchType
 from licenseserver.domain.search.service import global_search
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
@@ -50,23 +50,30 @@ async def global_search_json(
 ) -> Response:
     """Hits of every kind (customers, licenses, devices, leads, lead contacts, resources) up to
     `limit` in all; `total` counts all matches, also those beyond the limit, and `groups` each
-    kind's count."""
+    kind's count. A kind's count stops at 1,000: such a group (and the answer) says
+    `"capped": true`, and `total` is then a lower bound."""
     if not q.strip():
         raise AppError(400, ErrorCode.VALIDATION_ERROR, "Invalid request: q: must not be blank")
     groups = await global_search(db, q.strip(), (type,) if type else SEARCH_TYPES, limit)
     results = [hit.as_json() for group in groups for hit in group.hits][:limit]
-    counts = [{"type": group.type, "total": group.total} for group in groups]
-    return JsonResponse({"results": results, "total": sum(group.total for group in groups), "groups": counts})
+    answer: dict[str, object] = {"results": results, "total": sum(group.total for group in groups)}
+    if any(group.capped for group in groups):
+        answer["capped"] = True
+    answer["groups"] = [group.as_json() for group in groups]
+    return JsonResponse(answer)
 
 
-def _context(query: str, groups: list[object], limit: int) -> dict[str, object]:
+def _context(query: str, groups: list[SearchGroup], limit: int) -> dict[str, object]:
     return {
         "search_query": query,
         "groups": groups,
+        "found": sum(group.total for group in groups),
+        "found_capped": any(group.capped for group in groups),  # "mehr als N Treffer"
         "labels": LABELS,
         "full_lists": FULL_LISTS,
         "limit": limit,
         "hit_words": hit_words,
+        "group_count": group_count,
     }
 
 
@@ -74,7 +81,7 @@ def _context(query: str, groups: list[object], limit: int) -> dict[str, object]:
 async def search_page(request: Request, db: Db, staff: Staff, q: SearchText = "") -> Response:
     query = q.strip()
     groups = await global_search(db, query, SEARCH_TYPES, PAGE_LIMIT) if query else []
-    return render(request, "search/results.html", _context(query, list(groups), PAGE_LIMIT))
+    return render(request, "search/results.html", _context(query, groups, PAGE_LIMIT))
 
 
 @router.get("/search/live")
@@ -83,4 +90,4 @@ async def search_live(request: Request, db: Db, staff: Staff, q: SearchText = ""
     query = q.strip()
     groups = await global_search(db, query, SEARCH_TYPES, LIVE_LIMIT) if query else []
     found = [group for group in groups if group.total]
-    return render(request, "search/_live.html", _context(query, list(found), LIVE_LIMIT))
+    return render(request, "search/_live.html", _context(query, found, LIVE_LIMIT))

@@ -122,6 +122,21 @@ def _matching(q: str) -> ColumnElement[bool] | None:
     return or_(Customer.name.icontains(q, autoescape=True), Customer.email.icontains(q, autoescape=True))
 
 
+async def matches_up_to(session: AsyncSession, condition: ColumnElement[bool], most: int) -> int:
+    """How many customers match `condition`, counted up to `most`: one LIMITed look-up by the
+    trigram indexes (or a scan that stops at the `most`-th match), never every match."""
+    found = select(Customer.id).where(condition).limit(most).subquery()
+    return int(await session.scalar(select(func.count()).select_from(found)) or 0)
+
+
+def name_order(few: bool, descending: bool = False) -> list[UnaryExpression[Any]]:
+    """ORDER BY name, id; for `few` matches wrapped so that no index delivers it (see below)."""
+    name = func.coalesce(Customer.name, Customer.name) if few else Customer.name
+    if descending:
+        return [name.desc(), Customer.id.desc()]
+    return [name.asc(), Customer.id.asc()]
+
+
 async def ordered_by_name(
     session: AsyncSession, condition: ColumnElement[bool] | None, descending: bool = False
 ) -> list[UnaryExpression[Any]]:
@@ -130,18 +145,12 @@ async def ordered_by_name(
     A text that matches a block of alphabetically adjacent names (a surname while staff type it)
     made PostgreSQL walk the name index in order, filtering each row, through 45,000 of 50,000
     customers: 200 ms (bench/admin_lists.py, customer select). When at most FEW_MATCHES
-    customers match (one LIMITed look-up by the trigram indexes, about 1 ms), the order is
-    wrapped so no index can deliver it and the matches are found first and then sorted; a
-    text matching more customers keeps the index walk, which then finds a page early.
+    customers match (matches_up_to, about 1 ms for a specific text), the order is wrapped so no
+    index can deliver it and the matches are found first and then sorted; a text matching more
+    customers keeps the index walk, which then finds a page early.
     """
-    few = False
-    if condition is not None:
-        probe = select(Customer.id).where(condition).limit(FEW_MATCHES + 1)
-        few = len((await session.scalars(probe)).all()) <= FEW_MATCHES
-    name = func.coalesce(Customer.name, Customer.name) if few else Customer.name
-    if descending:
-        return [name.desc(), Customer.id.desc()]
-    return [name.asc(), Customer.id.asc()]
+    few = condition is not None and await matches_up_to(session, condition, FEW_MATCHES + 1) <= FEW_MATCHES
+    return name_order(few, descending)
 
 
 async def list_customers(

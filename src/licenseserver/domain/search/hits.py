@@ -1,4 +1,5 @@
-"""What the global search answers: hits grouped by kind, each group with its full count."""
+"""What the global search answers: hits grouped by kind, each group with its count (exact up to
+COUNT_CAP matches, beyond it "more than COUNT_CAP")."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from sqlalchemy.orm import InstrumentedAttribute
 SearchType = Literal["customer", "license", "device", "lead", "lead_contact", "resource"]
 # The order of the groups on the page and in the JSON answer: the reference's kinds first.
 SEARCH_TYPES: tuple[SearchType, ...] = ("customer", "license", "device", "lead", "lead_contact", "resource")
+# A kind's count stops here (service.py says why); above the largest `limit` of the JSON endpoint
+# (100), so a capped group always has more matches than it shows. Below customers.FEW_MATCHES,
+# whose probe counts the customers.
+COUNT_CAP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +46,20 @@ class SearchHit:
 class SearchGroup:
     type: SearchType
     hits: list[SearchHit]
-    total: int  # every match, also those beyond the limit
+    total: int  # every match, also those beyond the limit; COUNT_CAP when capped
+    capped: bool = False  # more than COUNT_CAP match: `total` is the cap, not the count
 
     @property
     def more(self) -> int:
-        """Matches not shown ("weitere N")."""
+        """Matches not shown ("weitere N"; when capped, at least this many)."""
         return self.total - len(self.hits)
+
+    def as_json(self) -> dict[str, Any]:
+        """`{"type", "total"}`, plus `"capped": true` when more than `total` match."""
+        answer: dict[str, Any] = {"type": self.type, "total": self.total}
+        if self.capped:
+            answer["capped"] = True
+        return answer
 
 
 def lower_prefix(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bool]:
