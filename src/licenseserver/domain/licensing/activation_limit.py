@@ -19,3 +19,12 @@ async def count_active_devices(conn: Connection, license_id: int) -> int:
 
 def within_limit(active_devices: int, max_activations: int) -> bool:
     return active_devices <= max_activations
+
+
+def room_for_one_more_sql(license_param: str, limit_param: str) -> str:
+    """`within_limit(active devices + 1, max_activations)` as SQL, for an insert that adds the
+    device only when it fits (license_statements.INSERT_ACTIVATION_IF_ROOM)."""
+    return (
+        f"(SELECT COUNT(*) FROM activations WHERE license_id = {license_param} AND is_active = TRUE) + 1"
+        f" <= {limit_param}"
+    )

@@ -16,7 +16,6 @@ from typing import Any
 from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.licensing import license_statements as repo
-from licenseserver.domain.licensing.activation_limit import count_active_devices, within_limit
 from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import (
     device_not_activated,
@@ -54,12 +53,13 @@ async def activate_on(conn: Connection, request: ActivateRequest) -> ActivationO
 
 async def activate_new_on(conn: Connection, request: ActivateRequest) -> ActivationOutcome:
     """`activate_on` for a device that `reactivate_on` just found not active: under the license
-    lock, the count and the insert, looking for the device again only at the limit. Should a
-    concurrent activation of the same device have committed in between below the limit, the
-    insert raises one of db.sql.DUPLICATE_ROW and the caller runs `activate_on` instead."""
+    lock, the count and the insert in one statement, looking for the device again only at the
+    limit. Should a concurrent activation of the same device have committed in between below
+    the limit, the insert raises one of db.sql.DUPLICATE_ROW and the caller runs `activate_on`."""
     license_row = require_usable(await lock_license(conn, request.license_key), utc_today())
-    if within_limit(await count_active_devices(conn, license_row["id"]) + 1, license_row["max_activations"]):
-        return await _insert_device(conn, license_row, request)
+    created = await _insert_if_room(conn, license_row, request)
+    if created is not None:
+        return created
     # At the limit: the one device that may still come in is this one, activated meanwhile.
     args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
     existing = await repo.refresh_active_activation(conn, *args)
@@ -69,15 +69,17 @@ async def activate_new_on(conn: Connection, request: ActivateRequest) -> Activat
 
 
 async def _add_device(conn: Connection, license_row: Row, request: ActivateRequest) -> ActivationOutcome:
-    if not within_limit(await count_active_devices(conn, license_row["id"]) + 1, license_row["max_activations"]):
+    created = await _insert_if_room(conn, license_row, request)
+    if created is None:
         raise _limit_reached(license_row)
-    return await _insert_device(conn, license_row, request)
+    return created
 
 
-async def _insert_device(conn: Connection, license_row: Row, request: ActivateRequest) -> ActivationOutcome:
+async def _insert_if_room(conn: Connection, license_row: Row, request: ActivateRequest) -> ActivationOutcome | None:
+    """The device added when the license has room for it (activation_limit's rule, in SQL)."""
     args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
-    created = await repo.insert_activation(conn, *args)
-    return ActivationOutcome(created, license_row["license_key"], already_active=False)
+    row = await repo.insert_activation_if_room(conn, *args, license_row["max_activations"])
+    return None if row is None else ActivationOutcome(row, license_row["license_key"], already_active=False)
 
 
 def _limit_reached(license_row: Row) -> AppError:

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from licenseserver.db.sql import Connection, Query, Row
+from licenseserver.domain.licensing.activation_limit import room_for_one_more_sql
 from licenseserver.domain.licensing.rules import usable_sql
 
 LICENSE_COLUMNS = (
@@ -42,6 +43,14 @@ REFRESH_KNOWN_DEVICE = Query(
 INSERT_ACTIVATION = Query(
     "INSERT INTO activations (license_id, hardware_hash, machine_name, app_version, activated_at,"
     " last_heartbeat, is_active) VALUES ($1, $2, $3, $4, {now}, {now}, TRUE)"
+    f" RETURNING {ACTIVATION_COLUMNS}"
+)
+# Under the license lock, the count and the insert in one statement: the device is added only
+# while the license has room for it ($5 = max_activations); no row back means the limit is reached.
+INSERT_ACTIVATION_IF_ROOM = Query(
+    "INSERT INTO activations (license_id, hardware_hash, machine_name, app_version, activated_at,"
+    " last_heartbeat, is_active) SELECT CAST($1 AS INTEGER), CAST($2 AS TEXT), CAST($3 AS TEXT),"
+    f" CAST($4 AS TEXT), {{now}}, {{now}}, TRUE WHERE {room_for_one_more_sql('$1', '$5')}"
     f" RETURNING {ACTIVATION_COLUMNS}"
 )
 FIND_ACTIVE_ACTIVATION = Query(
@@ -128,6 +137,12 @@ async def insert_activation(
     row = await conn.fetchrow(INSERT_ACTIVATION, license_id, hardware_hash, machine_name, app_version)
     assert row is not None  # INSERT ... RETURNING always yields the row
     return row
+
+
+async def insert_activation_if_room(
+    conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None, limit: int
+) -> Row | None:
+    return await conn.fetchrow(INSERT_ACTIVATION_IF_ROOM, license_id, hardware_hash, machine_name, app_version, limit)
 
 
 async def find_active_activation_id(conn: Connection, license_id: int, hardware_hash: str) -> int | None:
