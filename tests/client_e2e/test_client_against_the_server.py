@@ -67,6 +67,7 @@ def test_every_call_checks_real_signatures(served: ServeApi, world: TestWorld, t
     with pytest.raises(OfflineLicenseError) as elsewhere:
         client.check_offline(path, "another-device")
     assert elsewhere.value.reason is OfflineFailure.WRONG_DEVICE
+    offline_refusals(served, world, tmp_path, offline.license_file)
 
     # Refusals arrive signed too, and become ApiError with the server's code and status.
     with pytest.raises(ApiError) as full:
@@ -84,6 +85,35 @@ def test_every_call_checks_real_signatures(served: ServeApi, world: TestWorld, t
     with pytest.raises(SignatureError) as refused:
         pinned(served, world, tmp_path, stranger, "stranger").verify(key, DEVICE)
     assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+
+
+def offline_refusals(server: ServeApi, world: TestWorld, tmp_path: Path, token: str) -> None:
+    """The server's own file, refused by the client for each reason a file can fail."""
+    later = LicenseClient(
+        server.base_url,
+        world.api_key,
+        server.jwks(),
+        cache_path=tmp_path / "later.json",
+        clock=lambda: time.time() + 4 * 86400,
+    )
+    header, payload, signature = token.split(".")
+    changed = f"{header}.{payload}.{signature[:10]}{'A' if signature[10] != 'A' else 'B'}{signature[11:]}"
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    foreign = pinned(
+        server, world, tmp_path, {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": jwk_thumbprint(x)}]}, "f"
+    )
+    honest_client = pinned(server, world, tmp_path, name="offline")
+    cases = [
+        (later, token, OfflineFailure.EXPIRED),  # checked out for 3 days
+        (honest_client, changed, OfflineFailure.BAD_SIGNATURE),
+        (honest_client, token[: len(token) // 2], OfflineFailure.MALFORMED),
+        (foreign, token, OfflineFailure.UNKNOWN_KEY),
+    ]
+    for client, text, reason in cases:
+        with pytest.raises(OfflineLicenseError) as refused:
+            client.check_offline(text.encode(), DEVICE)
+        assert refused.value.reason is reason, refused.value.message
 
 
 def test_the_example_program_grace_and_clock(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
