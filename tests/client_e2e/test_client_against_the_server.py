@@ -163,6 +163,7 @@ def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp
     old_kid = old_set["keys"][0]["kid"]
     old_only = pinned(served, world, tmp_path, old_set, "old")
     old_only.activate(key, DEVICE, "E2E-PC", "1.0.0")
+    old_file = old_only.checkout(key, DEVICE).license_file  # signed by the old key
 
     new_kid = cli(world.database_url, "signing-key", "rotate").strip()
     both_set = served.jwks()
@@ -172,6 +173,8 @@ def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp
     with pytest.raises(SignatureError) as refused:
         old_only.verify(key, DEVICE)
     assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+    # Through the overlap, what the old key signed still holds under the published set.
+    assert both.check_offline(old_file.encode(), DEVICE).kid == old_kid
 
     cli(world.database_url, "signing-key", "retire", old_kid)
     time.sleep(1)
@@ -180,6 +183,9 @@ def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp
     with pytest.raises(SignatureError) as still_refused:
         old_only.info(key)
     assert still_refused.value.reason is SignatureFailure.UNKNOWN_KEY
+    with pytest.raises(OfflineLicenseError) as retired:  # a program that takes the set as published now
+        pinned(served, world, tmp_path, served.jwks(), "after").check_offline(old_file.encode(), DEVICE)
+    assert retired.value.reason is OfflineFailure.UNKNOWN_KEY
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
