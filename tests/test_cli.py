@@ -357,3 +357,25 @@ def test_instances_starting_together_on_a_new_database_all_start(cli: Cli) -> No
         assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert cli.scalar("SELECT count(*) FROM admin_users") == 1
     assert cli.scalar("SELECT count(*) FROM system_api_key") == 1
+
+
+def test_the_banner_names_the_cli_as_the_operator_can_type_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from licenseserver.serving.services import operator_command
+
+    script = tmp_path / ".venv" / "bin" / "licenseserver"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/licenseserver", "serve", "all"])  # as scripts/start runs it
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert operator_command() == ".venv/bin/licenseserver"
+    monkeypatch.setenv("PATH", str(script.parent))  # an activated venv, or a container's PATH
+    assert operator_command() == "licenseserver"
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setattr(sys, "argv", [str(script), "serve", "api"])  # started by its path from elsewhere
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert operator_command() == str(script.resolve())
+    monkeypatch.setattr(sys, "argv", ["/somewhere/licenseserver/__main__.py", "serve", "api"])
+    assert operator_command() == "licenseserver"

@@ -1,5 +1,6 @@
 """The client library against the real License API (`licenseserver serve api`) on SQLite and on
-PostgreSQL: real signatures, the example program, the grace period, the clock guard, rotation."""
+PostgreSQL: real signatures on every kind of answer, real answers spoiled on the wire (each refused
+with its reason), the example program, the grace period, the clock guard, rotation."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from licenseserver_client import (
     LicenseClient,
     OfflineFailure,
     OfflineLicenseError,
+    ServerUnavailableError,
     SessionLostError,
     SignatureError,
     SignatureFailure,
@@ -24,6 +26,7 @@ from licenseserver_client import (
 )
 
 from tests.client_e2e.live import ServeApi, cli, run_example
+from tests.client_e2e.tampering import tampering
 from tests.support.world import TestWorld
 
 pytestmark = pytest.mark.slow
@@ -64,6 +67,7 @@ def test_every_call_checks_real_signatures(served: ServeApi, world: TestWorld, t
     with pytest.raises(OfflineLicenseError) as elsewhere:
         client.check_offline(path, "another-device")
     assert elsewhere.value.reason is OfflineFailure.WRONG_DEVICE
+    offline_refusals(served, world, tmp_path, offline.license_file)
 
     # Refusals arrive signed too, and become ApiError with the server's code and status.
     with pytest.raises(ApiError) as full:
@@ -81,6 +85,35 @@ def test_every_call_checks_real_signatures(served: ServeApi, world: TestWorld, t
     with pytest.raises(SignatureError) as refused:
         pinned(served, world, tmp_path, stranger, "stranger").verify(key, DEVICE)
     assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+
+
+def offline_refusals(server: ServeApi, world: TestWorld, tmp_path: Path, token: str) -> None:
+    """The server's own file, refused by the client for each reason a file can fail."""
+    later = LicenseClient(
+        server.base_url,
+        world.api_key,
+        server.jwks(),
+        cache_path=tmp_path / "later.json",
+        clock=lambda: time.time() + 4 * 86400,
+    )
+    header, payload, signature = token.split(".")
+    changed = f"{header}.{payload}.{signature[:10]}{'A' if signature[10] != 'A' else 'B'}{signature[11:]}"
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    foreign = pinned(
+        server, world, tmp_path, {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": jwk_thumbprint(x)}]}, "f"
+    )
+    honest_client = pinned(server, world, tmp_path, name="offline")
+    cases = [
+        (later, token, OfflineFailure.EXPIRED),  # checked out for 3 days
+        (honest_client, changed, OfflineFailure.BAD_SIGNATURE),
+        (honest_client, token[: len(token) // 2], OfflineFailure.MALFORMED),
+        (foreign, token, OfflineFailure.UNKNOWN_KEY),
+    ]
+    for client, text, reason in cases:
+        with pytest.raises(OfflineLicenseError) as refused:
+            client.check_offline(text.encode(), DEVICE)
+        assert refused.value.reason is reason, refused.value.message
 
 
 def test_the_example_program_grace_and_clock(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
@@ -130,6 +163,7 @@ def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp
     old_kid = old_set["keys"][0]["kid"]
     old_only = pinned(served, world, tmp_path, old_set, "old")
     old_only.activate(key, DEVICE, "E2E-PC", "1.0.0")
+    old_file = old_only.checkout(key, DEVICE).license_file  # signed by the old key
 
     new_kid = cli(world.database_url, "signing-key", "rotate").strip()
     both_set = served.jwks()
@@ -139,6 +173,8 @@ def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp
     with pytest.raises(SignatureError) as refused:
         old_only.verify(key, DEVICE)
     assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+    # Through the overlap, what the old key signed still holds under the published set.
+    assert both.check_offline(old_file.encode(), DEVICE).kid == old_kid
 
     cli(world.database_url, "signing-key", "retire", old_kid)
     time.sleep(1)
@@ -147,6 +183,9 @@ def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp
     with pytest.raises(SignatureError) as still_refused:
         old_only.info(key)
     assert still_refused.value.reason is SignatureFailure.UNKNOWN_KEY
+    with pytest.raises(OfflineLicenseError) as retired:  # a program that takes the set as published now
+        pinned(served, world, tmp_path, served.jwks(), "after").check_offline(old_file.encode(), DEVICE)
+    assert retired.value.reason is OfflineFailure.UNKNOWN_KEY
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
@@ -177,3 +216,89 @@ def test_a_session_refused_at_start_or_lost_on_heartbeat(served: ServeApi, world
     with client.session(key, DEVICE, "E2E-PC", "1.0.0") as second:
         second.check()
     assert world.scalar("SELECT count(*) FROM sessions WHERE ended_at IS NULL") == 0
+
+
+def test_every_kind_of_refusal_arrives_signed(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    """400, 401, 403, 404, 409 (above), 429 and 503 from the real server pass the client's check:
+    an ApiError (or, for a 5xx, the server's own code) only comes from a verified answer."""
+    key = world.license()
+    client = pinned(served, world, tmp_path)
+    client.activate(key, DEVICE, "E2E-PC", "1.0.0")
+    refusals = [
+        (lambda: client.activate(key, " ", "E2E-PC", "1.0.0"), 400, "VALIDATION_ERROR"),
+        (lambda: client.checkout(key, "not-activated-here"), 403, "DEVICE_NOT_ACTIVATED"),
+        (lambda: client.info("ZZZZ-ZZZZ-ZZZZ-ZZZZ"), 404, "LICENSE_NOT_FOUND"),
+    ]
+    for call, status, code in refusals:
+        with pytest.raises(ApiError) as refused:
+            call()
+        assert (refused.value.status, refused.value.code) == (status, code)
+    wrong_key = LicenseClient(served.base_url, "AF-2026-WRONG", public_keys=served.jwks(), cache_path=tmp_path / "w")
+    with pytest.raises(ApiError) as unauthorised:
+        wrong_key.verify(key, DEVICE)
+    assert (unauthorised.value.status, unauthorised.value.code) == (401, "INVALID_API_KEY")
+
+    world.execute("DELETE FROM client_releases")
+    world.execute("DELETE FROM client_configs")
+    with pytest.raises(ServerUnavailableError) as unconfigured:
+        client.check_version("1.0.0")
+    # An unsigned or unchecked 5xx would read SERVER_ERROR: the server's code proves the check passed.
+    assert (unconfigured.value.status, unconfigured.value.code) == (503, "CLIENT_NOT_CONFIGURED")
+
+    world.execute("UPDATE rate_limit_settings SET api_per_minute = 1 WHERE id = 1")
+    time.sleep(2.5)  # the instance re-reads its limits every 2 s
+    with pytest.raises(ApiError) as limited:
+        for _ in range(3):  # the first may open a new minute's window
+            client.info(key)
+    assert (limited.value.status, limited.value.code) == (429, "RATE_LIMITED")
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("body", SignatureFailure.DIGEST_MISMATCH),
+        ("status", SignatureFailure.BAD_SIGNATURE),
+        ("path", SignatureFailure.BAD_SIGNATURE),
+        ("replay", SignatureFailure.NONCE_MISMATCH),
+        ("unsigned", SignatureFailure.MISSING),
+    ],
+)
+def test_real_answers_spoiled_on_the_wire_are_refused(
+    served: ServeApi, world: TestWorld, tmp_path: Path, mode: str, reason: SignatureFailure
+) -> None:
+    key = world.license()
+    other = world.license()
+    pinned(served, world, tmp_path).activate(key, DEVICE, "E2E-PC", "1.0.0")
+    with tampering(served.base_url) as proxy:
+        # The signature does not cover the host: to the program the proxy is the server.
+        client = LicenseClient(proxy.base_url, world.api_key, served.jwks(), cache_path=tmp_path / "proxied.json")
+        proxy.other_path = f"/api/license/info/{other}"  # another license's answer, signed by the server
+        for call in (lambda: client.info(key), lambda: client.info("ZZZZ-ZZZZ-ZZZZ-ZZZZ")):
+            proxy.mode = None
+            honest(call)  # an honest exchange through the proxy first
+            proxy.mode = mode
+            with pytest.raises(SignatureError) as refused:
+                call()
+            assert refused.value.reason is reason, refused.value.message
+
+
+def honest(call: Callable[[], object]) -> None:
+    """The call passes its signature check: a result, or a signed 404."""
+    try:
+        call()
+    except ApiError as refused:
+        assert refused.status == 404
+
+
+def test_an_answer_older_than_five_minutes_is_refused(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    key = world.license()
+    ahead = LicenseClient(
+        served.base_url,
+        world.api_key,
+        public_keys=served.jwks(),
+        cache_path=tmp_path / "ahead.json",
+        clock=lambda: time.time() + 301,  # every real answer is 301 s old to this client
+    )
+    with pytest.raises(SignatureError) as refused:
+        ahead.info(key)
+    assert refused.value.reason is SignatureFailure.STALE

@@ -3,7 +3,9 @@ gunicorn's master."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 import typer
 from sqlalchemy import make_url
@@ -42,7 +44,7 @@ def announce(settings: Settings, service: str, host: str, port: int, api_key: st
         if sys.stdout.isatty():
             typer.echo(f"API key:      {api_key}")
         else:
-            typer.echo("API key:      licenseserver api-key show  (prints it)")
+            typer.echo(f"API key:      {operator_command()} api-key show  (prints it)")
         typer.echo(f"Database:     {safe_database_url(settings.database_url)}")
     else:
         typer.echo(f"Admin panel:  {url}/login")
@@ -51,8 +53,23 @@ def announce(settings: Settings, service: str, host: str, port: int, api_key: st
             typer.echo(f"Log in:       as {', '.join(staff)} with your password")
         else:
             typer.echo("Log in:       no staff account yet. Create one (the password is read from stdin):")
-            typer.echo("              .venv/bin/licenseserver admin create NAME --password-stdin")
+            typer.echo(f"              {operator_command()} admin create NAME --password-stdin")
             typer.echo("              or start once with ADMIN_USERNAME and ADMIN_PASSWORD set.")
+
+
+def operator_command() -> str:
+    """The CLI as the operator can type it again here: `.venv/bin/licenseserver` after
+    scripts/start, the bare name where PATH finds this very script (a container), else its path."""
+    invoked = Path(sys.argv[0]).resolve()
+    if invoked.name != "licenseserver":
+        return "licenseserver"
+    found = shutil.which("licenseserver")
+    if found is not None and Path(found).resolve() == invoked:
+        return "licenseserver"
+    try:
+        return str(invoked.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(invoked)
 
 
 def safe_database_url(database_url: str) -> str:
