@@ -86,5 +86,10 @@ def test_the_recovery_codes_are_in_sight_when_totp_is_switched_on(
         for shown in (heading, codes.first, codes.nth(2)):
             box = shown.bounding_box()
             assert box is not None and box["y"] + box["height"] <= viewport["height"], box
+        # The heading fits a phone's line (it once broke inside "Wiederherstellungsco-des").
+        lines = heading.evaluate(
+            "h => { const r = document.createRange(); r.selectNodeContents(h); return r.getClientRects().length; }"
+        )
+        assert lines == 1
     finally:
         context.close()
