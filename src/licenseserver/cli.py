@@ -203,6 +203,19 @@ def resource_add(
     print_json({"ids": ids})
 
 
+def password_from_stdin() -> str:
+    """The password from standard input: a line as piped in; at a terminal asked for twice,
+    without echo, so that it neither shows on the screen nor ends up mistyped."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != password:
+        raise fail("the two passwords differ; nothing created")
+    return password
+
+
 @admin_app.command("create")
 def admin_create(
     username: Annotated[str, typer.Argument(help="Log-in name")],
@@ -213,7 +226,7 @@ def admin_create(
 
     if not password_stdin:
         raise fail("give the password on standard input with --password-stdin", 2)
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = password_from_stdin()
     settings = settings_or_exit()
     prepare_or_exit(settings)
     admin = run_orm(settings, lambda session: create_admin(session, username, password))

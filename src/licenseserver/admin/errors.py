@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from licenseserver.admin.deps import CsrfFailedError, NotAuthenticatedError, wants_json
-from licenseserver.admin.formdata import german_problem
+from licenseserver.admin.formdata import PanelRefusalError, german_problem
 from licenseserver.admin.i18n import N_
 from licenseserver.admin.i18n import lazy_gettext as _l
+from licenseserver.admin.messages import translate_message
 from licenseserver.admin.rendering import render
 from licenseserver.db.sql import DATABASE_UNAVAILABLE
 from licenseserver.kit.errors import AppError, ErrorCode
@@ -38,6 +39,9 @@ GERMAN_TITLES = {
     503: _l("Vorübergehend nicht verfügbar"),
 }
 RETRY_AFTER_SECONDS = "5"
+# Sent by the panel's own scripts (static/leads.js): its JSON refusals then carry `display`, the
+# reason in the staff member's language, beside the contract's English `error`.
+PANEL_PAGE_HEADER = "x-panel-page"
 # Query and path parameters as the pages' error messages name them.
 PARAMETER_LABELS: dict[str, Any] = {
     "page": _l("Seite"),
@@ -79,7 +83,11 @@ def database_unavailable_answer(request: Request) -> Response:
 
 def answer_error(request: Request, error: AppError) -> Response:
     if wants_json(request):
-        return JsonResponse(error.body(), status_code=error.status)
+        body = error.body()
+        if request.headers.get(PANEL_PAGE_HEADER) == "1":
+            display = error.display if isinstance(error, PanelRefusalError) else error.message
+            body["display"] = translate_message(display)
+        return JsonResponse(body, status_code=error.status)
     context = {"status": error.status, "title": GERMAN_TITLES.get(error.status, _l("Fehler")), "message": error.message}
     return render(request, "error.html", context, status_code=error.status)
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from licenseserver.admin.i18n import N_
 from licenseserver.kit.errors import AppError, ErrorCode
-from licenseserver.kit.validation import NUL_MESSAGE, validation_details
+from licenseserver.kit.validation import NUL_MESSAGE, invalid_request, refuse_nul_characters, validation_details
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,11 +34,16 @@ GERMAN_ERRORS = {
     "date_from_datetime_inexact": N_("muss ein Datum sein (JJJJ-MM-TT)"),
     "date_type": N_("muss ein Datum sein (JJJJ-MM-TT)"),
 }
-# Messages of validators shared with the License API, which answers in English.
+# Messages of validators shared with the License API, which answers in English, and of the
+# domain's German model checks (marked here, so that the catalogs translate them).
 GERMAN_VALUE_ERRORS = {
     "must be a version such as 1.2.0": N_("muss eine Versionsnummer wie 1.2.0 sein"),
     NUL_MESSAGE: N_("darf keine NUL-Zeichen enthalten"),
+    "Das Sitzungs-Timeout muss größer als das Heartbeat-Intervall sein": N_(
+        "Das Sitzungs-Timeout muss größer als das Heartbeat-Intervall sein"
+    ),
 }
+INVALID = N_("ungültig")
 
 
 async def checked_form(request: Request) -> FormData:
@@ -81,17 +86,20 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 def german_problem(error: ErrorDetails, labels: Mapping[str, str]) -> str:
-    """The field and what is wrong with it, in German (msgids translated on display)."""
+    """The field and what is wrong with it, in German (msgids translated on display). A check of
+    the whole form (no field) is its sentence alone: "Eingabe: …" after "Ungültige Eingabe" said
+    nothing new."""
     field = ".".join(str(part) for part in error["loc"])
-    label = labels.get(field, field) if field else "Eingabe"
     if error["type"] == "value_error":
         raw = error["msg"].removeprefix("Value error, ")
-        return f"{label}: {GERMAN_VALUE_ERRORS.get(raw, raw)}"
-    template = GERMAN_ERRORS.get(error["type"])
-    if template is None:
+        problem = GERMAN_VALUE_ERRORS.get(raw, raw)
+    else:
+        template = GERMAN_ERRORS.get(error["type"])
         # pydantic's own wording is English: the field and "ungültig" say enough.
-        return f"{label}: {N_('ungültig')}"
-    return f"{label}: {template.format(**error.get('ctx', {}))}"
+        problem = INVALID if template is None else template.format(**error.get("ctx", {}))
+    if not field:
+        return problem
+    return f"{labels.get(field, field)}: {problem}"
 
 
 def parse_form(model: type[M], fields: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> M:
@@ -107,3 +115,26 @@ def parse_form(model: type[M], fields: Mapping[str, Any], labels: Mapping[str, s
         errors = exc.errors(include_input=False, include_url=False)
         message = "Ungültige Eingabe – " + german_problem(errors[0], labels or {})
         raise AppError(400, ErrorCode.VALIDATION_ERROR, message, details=validation_details(exc)) from None
+
+
+class PanelRefusalError(AppError):
+    """A refusal of a panel JSON endpoint that also has a text for the staff member: the contract
+    keeps its English `error`, the page's own script shows `display` (German msgids, translated
+    on display: admin/errors.py)."""
+
+    def __init__(self, refusal: AppError, display: str) -> None:
+        super().__init__(refusal.status, refusal.code, refusal.message, **refusal.extra)
+        self.display = display
+
+
+async def parse_panel_body(request: Request, model: type[M], labels: Mapping[str, str]) -> M:
+    """Like kit.validation.parse_body (the same 400 body), with the reason in the panel's words,
+    by pydantic's error type and the form's field labels, for the page that sent it."""
+    raw = await request.body()
+    try:
+        parsed = model.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        problem = german_problem(exc.errors(include_input=False, include_url=False)[0], labels)
+        raise PanelRefusalError(invalid_request(exc), N_("Ungültige Eingabe") + " – " + problem) from None
+    refuse_nul_characters(parsed)
+    return parsed

@@ -70,6 +70,8 @@ TEMPLATES = (
     N_("%(n)s Lizenz(en) deaktiviert."),
     N_("%(n)s Lizenz(en) gelöscht."),
     N_("darf höchstens %(le)s sein"),
+    # A check of a whole form, without a field (after the template with a field, which is tried first).
+    N_("Ungültige Eingabe – %(problem)s"),
     # The lead import's checks (domain/leads: csv_encoding, csv_format, import_check).
     N_("Die Datei wurde als %(encoding)s gelesen (nicht UTF-8)."),
     N_("erwartet sind die Spalten %(columns)s (getrennt durch %(delimiter)s)"),

@@ -52,7 +52,7 @@ def announce(settings: Settings, service: str, host: str, port: int, api_key: st
         if staff:
             typer.echo(f"Log in:       as {', '.join(staff)} with your password")
         else:
-            typer.echo("Log in:       no staff account yet. Create one (the password is read from stdin):")
+            typer.echo("Log in:       no staff account yet. Create one (it asks for the password):")
             typer.echo(f"              {operator_command()} admin create NAME --password-stdin")
             typer.echo("              or start once with ADMIN_USERNAME and ADMIN_PASSWORD set.")
 

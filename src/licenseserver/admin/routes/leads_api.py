@@ -10,16 +10,20 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from licenseserver.admin.deps import Db, Staff, actor_of
+from licenseserver.admin.formdata import parse_panel_body
+from licenseserver.admin.i18n import N_
 from licenseserver.admin.query_params import EntityId
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.leads import queries, service
-from licenseserver.domain.leads.schemas import ContactCreate, DetailCreate, InstitutionCreate, NoteBody
+from licenseserver.domain.leads.schemas import FIELD_LABELS, ContactCreate, DetailCreate, InstitutionCreate, NoteBody
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.paging import MAX_PAGE, MAX_PER_PAGE, PageRequest
 from licenseserver.kit.timefmt import iso_utc
-from licenseserver.kit.validation import Text, parse_body
+from licenseserver.kit.validation import Text
 
 router = APIRouter(prefix="/leads/api")
+# The fields as the lead page's forms label them, for the reason its script shows.
+PAGE_LABELS = {**FIELD_LABELS, "type": N_("Art"), "value": N_("E-Mail oder Telefon"), "content": N_("Notiz")}
 
 
 class InstitutionListQuery(BaseModel):
@@ -43,7 +47,7 @@ async def institutions_json(db: Db, staff: Staff, query: Annotated[InstitutionLi
 
 @router.post("/institutions")
 async def create_institution_json(request: Request, db: Db, staff: Staff) -> Response:
-    body = await parse_body(request, InstitutionCreate)
+    body = await parse_panel_body(request, InstitutionCreate, FIELD_LABELS)
     institution = await service.create_institution(db, body)
     after = service.institution_snapshot(institution)
     await record(db, actor_of(request, staff), "create", "lead_institution", institution.id, after=after)
@@ -64,7 +68,7 @@ async def contact_json(db: Db, staff: Staff, contact_id: EntityId) -> Response:
 
 @router.post("/contacts")
 async def create_contact_json(request: Request, db: Db, staff: Staff) -> Response:
-    body = await parse_body(request, ContactCreate)
+    body = await parse_panel_body(request, ContactCreate, PAGE_LABELS)
     contact = await service.create_contact(db, body)
     after = service.contact_snapshot(contact)
     await record(db, actor_of(request, staff), "create", "lead_contact", contact.id, after=after)
@@ -73,7 +77,7 @@ async def create_contact_json(request: Request, db: Db, staff: Staff) -> Respons
 
 @router.post("/contacts/{contact_id}/details")
 async def add_detail_json(request: Request, db: Db, staff: Staff, contact_id: EntityId) -> Response:
-    body = await parse_body(request, DetailCreate)
+    body = await parse_panel_body(request, DetailCreate, PAGE_LABELS)
     detail = await service.add_detail(db, contact_id, body)
     after = service.detail_snapshot(detail)
     await record(db, actor_of(request, staff), "create", "lead_contact_detail", detail.id, after=after)
@@ -82,7 +86,7 @@ async def add_detail_json(request: Request, db: Db, staff: Staff, contact_id: En
 
 @router.post("/contacts/{contact_id}/notes")
 async def add_note_json(request: Request, db: Db, staff: Staff, contact_id: EntityId) -> Response:
-    body = await parse_body(request, NoteBody)
+    body = await parse_panel_body(request, NoteBody, PAGE_LABELS)
     actor = actor_of(request, staff)
     note, version = await service.add_note(db, contact_id, body.content, actor.username)
     await record(db, actor, "create", "lead_note", note.id, after=service.note_snapshot(note, version))
@@ -92,7 +96,7 @@ async def add_note_json(request: Request, db: Db, staff: Staff, contact_id: Enti
 @router.put("/notes/{note_id}")
 async def edit_note_json(request: Request, db: Db, staff: Staff, note_id: EntityId) -> Response:
     """The note's next version; every earlier version is kept."""
-    body = await parse_body(request, NoteBody)
+    body = await parse_panel_body(request, NoteBody, PAGE_LABELS)
     actor = actor_of(request, staff)
     note, previous, version = await service.edit_note(db, note_id, body.content, actor.username)
     before, after = service.note_snapshot(note, previous), service.note_snapshot(note, version)

@@ -61,7 +61,7 @@ ALLOCATE_LABELS = {"resource_type": _l("Typ"), "count": _l("Anzahl"), "resource_
 STATUS_LABELS: dict[LicenseState, tuple[str, str]] = {
     "active": (_l("Aktiv"), "ok"),
     "expiring": (_l("Aktiv"), "ok"),
-    "inactive": ("Deaktiviert", "off"),
+    "inactive": (_l("Deaktiviert"), "off"),
     "not_yet_valid": (_l("Noch nicht gültig"), "warn"),
     "expired": (_l("Abgelaufen"), "bad"),
 }
@@ -78,7 +78,12 @@ def duration(seconds: int) -> str:
 
 
 async def license_page_view(
-    request: Request, db: Db, license_id: int, sessions_page: int = 1, error: AppError | None = None
+    request: Request,
+    db: Db,
+    license_id: int,
+    sessions_page: int = 1,
+    error: AppError | None = None,
+    device_form: dict[str, str] | None = None,
 ) -> Response:
     overview = await devices.license_overview(db, license_id)
     wanted = PageRequest(sessions_page, SESSIONS_PER_PAGE)
@@ -100,14 +105,22 @@ async def license_page_view(
         "done": DONE_MESSAGES.get(request.query_params.get("done", "")),
         "error": error.message if error else None,
         "offline_ttl_default": OFFLINE_TTL_DEFAULT_DAYS,
+        # A refused registration: the form open again with what was typed.
+        "device_form": device_form or {},
     }
     return render(request, "licenses/detail.html", context, status_code=error.status if error else 200)
 
 
 async def _form_action(
-    request: Request, db: Db, license_id: int, action: Callable[[], Awaitable[str]], anchor: str
+    request: Request,
+    db: Db,
+    license_id: int,
+    action: Callable[[], Awaitable[str]],
+    anchor: str,
+    kept_form: dict[str, str] | None = None,
 ) -> Response:
-    """Run a form's action; back to the page with its notice, or the page with the refusal."""
+    """Run a form's action; back to the page with its notice, or the page with the refusal (and
+    the registration form's fields as typed, `kept_form`)."""
     try:
         # A savepoint: a refused action is undone before the page is drawn again, so the page
         # never shows half of it (the request's transaction rolls back at the end anyway).
@@ -116,7 +129,7 @@ async def _form_action(
     except AppError as refusal:
         if refusal.code == ErrorCode.LICENSE_NOT_FOUND:
             raise
-        return await license_page_view(request, db, license_id, error=refusal)
+        return await license_page_view(request, db, license_id, error=refusal, device_form=kept_form)
     return RedirectResponse(f"/licenses/{license_id}?done={done}#{anchor}", status_code=303)
 
 
@@ -174,12 +187,15 @@ async def deactivate_device_json(request: Request, db: Db, staff: Staff, license
 
 @router.post("/licenses/{license_id}/devices")
 async def register_device_form(request: Request, db: Db, staff: Staff, license_id: Id) -> Response:
+    typed: dict[str, str] = {}
+
     async def action() -> str:
-        body = parse_form(RegisterDevice, await form_fields(request), DEVICE_LABELS)
+        typed.update(await form_fields(request))
+        body = parse_form(RegisterDevice, typed, DEVICE_LABELS)
         await _register(request, db, staff, license_id, body)
         return "device_registered"
 
-    return await _form_action(request, db, license_id, action, "geraete")
+    return await _form_action(request, db, license_id, action, "geraete", kept_form=typed)
 
 
 @router.post("/licenses/{license_id}/devices/{device_id}/deactivate")

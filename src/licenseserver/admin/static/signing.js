@@ -1,4 +1,5 @@
 // Signaturschlüssel: the copy button of the JWK Set (no inline script: CSP script-src 'self').
+// Its two messages come from the button (data-copied, data-copy-failed), in the page's language.
 (function () {
   "use strict";
   function selectText(element) {
@@ -25,10 +26,12 @@
     var status = document.querySelector(button.getAttribute("data-copy-status"));
     if (!source) { return; }
     copyText(source).then(function () {
-      if (status) { status.textContent = "JWK Set in die Zwischenablage kopiert."; }
+      if (status) { status.textContent = button.getAttribute("data-copied") || "JWK Set in die Zwischenablage kopiert."; }
     }, function () {
       selectText(source);  // at least leave it selected for Strg+C
-      if (status) { status.textContent = "Kopieren nicht möglich – der Text ist markiert, bitte Strg+C drücken."; }
+      if (status) {
+        status.textContent = button.getAttribute("data-copy-failed") || "Kopieren nicht möglich – der Text ist markiert, bitte Strg+C drücken.";
+      }
     });
   });
 })();

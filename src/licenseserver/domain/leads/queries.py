@@ -88,11 +88,14 @@ class ContactView:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEvent:
+    """One thing that happened to a lead; the panel words it in the reader's language by `kind`."""
+
     at: datetime
-    kind: str  # contact, detail, note, note_edit
-    title: str
+    kind: str  # contact (added), detail (added), note (version 1 written), note_edit (a later version)
+    person: str  # the contact's name
     text: str
     actor: str
+    version: int | None = None  # of a note
 
 
 @dataclass(slots=True)
@@ -107,15 +110,13 @@ class LeadView:
         events: list[TimelineEvent] = []
         for view in self.contacts:
             person = f"{view.contact.first_name} {view.contact.last_name}"
-            events.append(TimelineEvent(view.contact.created_at, "contact", "Kontakt angelegt", person, ""))
+            events.append(TimelineEvent(view.contact.created_at, "contact", person, person, ""))
             for d in view.details:
-                events.append(TimelineEvent(d.created_at, "detail", f"Kontaktangabe zu {person}", d.value, ""))
+                events.append(TimelineEvent(d.created_at, "detail", person, d.value, ""))
             for note in view.notes:
                 for v in note.versions:
-                    title = f"Notiz zu {person}" if v.version == 1 else f"Notiz zu {person} bearbeitet"
-                    events.append(
-                        TimelineEvent(v.created_at, "note", f"{title} (Version {v.version})", v.content, v.created_by)
-                    )
+                    kind = "note" if v.version == 1 else "note_edit"
+                    events.append(TimelineEvent(v.created_at, kind, person, v.content, v.created_by, v.version))
         return sorted(events, key=lambda e: e.at, reverse=True)
 
 
