@@ -95,14 +95,6 @@ def running_servers(world: TestWorld) -> Iterator[Servers]:
             process.wait(timeout=20)
 
 
-@pytest.fixture
-def servers(pg_world: TestWorld) -> Iterator[Servers]:
-    """Both apps on a fresh PostgreSQL database with one staff user."""
-    make_staff(pg_world)
-    with running_servers(pg_world) as started:
-        yield started
-
-
 @pytest.fixture(scope="module")
 def shared_world(pg_database_url: str, pg_engine: Engine) -> TestWorld:
     """One fresh, seeded PostgreSQL database (with the staff user) for a whole test module: the
