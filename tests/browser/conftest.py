@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, make_staff
@@ -139,6 +139,22 @@ def log_in(page: Page, servers: Servers, username: str = STAFF_USERNAME, passwor
     page.get_by_label("Passwort").fill(password)
     page.get_by_role("button", name="Anmelden").click()
     page.wait_for_url(f"{servers.admin_url}/")
+
+
+def open_menu_if_collapsed(page: Page) -> None:
+    """Open the header's menu where it is folded behind its "Menü" button (a phone), so that its
+    links, the search box and "Abmelden" can be reached; on a wide screen they always are."""
+    page.wait_for_load_state()  # app.js has run: the button shows where the menu folds
+    button = page.get_by_role("button", name="Menü")
+    if button.is_visible() and button.get_attribute("aria-expanded") != "true":
+        button.click()
+        expect(button).to_have_attribute("aria-expanded", "true")
+
+
+def open_from_menu(page: Page, name: str) -> None:
+    """Follow a link of the header's main navigation, opening the menu first on a phone."""
+    open_menu_if_collapsed(page)
+    page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name=name, exact=True).click()
 
 
 def screenshot(page: Page, name: str) -> None:

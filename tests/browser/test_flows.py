@@ -17,7 +17,7 @@ import pyotp
 from playwright.sync_api import Page, expect
 
 from tests.admin.conftest import make_staff
-from tests.browser.conftest import Servers, log_in, screenshot
+from tests.browser.conftest import Servers, log_in, open_from_menu, open_menu_if_collapsed, screenshot
 from tests.support.world import TestWorld
 
 TOTP_USERNAME = "totp-staff"
@@ -45,11 +45,6 @@ def new_license(world: TestWorld, customer_name: str, **values: Any) -> tuple[in
     customer_id = world.customer(customer_name, f"lizenzen@{domain}.example")
     key = world.license(customer_id=customer_id, **values)
     return license_id(world, key), key
-
-
-def open_from_menu(page: Page, name: str) -> None:
-    """Follow a link of the header's main navigation."""
-    page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name=name, exact=True).click()
 
 
 def confirm_next_dialog(page: Page, expected: str) -> None:
@@ -99,6 +94,7 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
     assert stored["totp_secret_encrypted"] and secret not in stored["totp_secret_encrypted"]
     enrol_step = stored["totp_last_step"]
 
+    open_menu_if_collapsed(page)
     page.get_by_role("button", name="Abmelden").click()
     expect(page).to_have_url(f"{shared_servers.admin_url}/login")
     page.get_by_label("Benutzername").fill(TOTP_USERNAME)
@@ -116,6 +112,7 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
     page.get_by_role("button", name="Anmelden").click()
 
     expect(page).to_have_url(f"{shared_servers.admin_url}/")
+    open_menu_if_collapsed(page)
     expect(page.get_by_title(f"Angemeldet als {TOTP_USERNAME}")).to_be_visible()
     last_step = shared_world.scalar("SELECT totp_last_step FROM admin_users WHERE username = :u", u=TOTP_USERNAME)
     assert last_step > enrol_step
@@ -437,6 +434,7 @@ def test_regenerate_the_api_key(page: Page, shared_servers: Servers, shared_worl
 def test_global_search_finds_a_license(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Sternwarte Hohenried")
     log_in(page, shared_servers)
+    open_menu_if_collapsed(page)  # on a phone the search box is in the folded menu
     search = page.get_by_role("combobox", name="Suche", exact=True)  # search.js makes the box a combobox
     search.fill(key[:9])
     search.press("Enter")

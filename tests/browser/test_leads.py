@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from licenseserver.db.engine import make_engine
 from tests.admin.conftest import make_staff
-from tests.browser.conftest import Servers, log_in, running_servers, screenshot
+from tests.browser.conftest import Servers, log_in, open_from_menu, running_servers, screenshot
 from tests.support import database
 from tests.support.world import TestWorld
 
@@ -49,8 +49,8 @@ def lead_facts(world: TestWorld) -> list[dict[str, Any]]:
     )
 
 
-def create_lead_with_contact(page: Page, servers: Servers) -> None:
-    page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Leads", exact=True).click()
+def create_lead_with_contact(page: Page) -> None:
+    open_from_menu(page, "Leads")
     page.get_by_role("button", name="Neue Institution").click()
     expect(page.get_by_role("heading", name="Neue Institution")).to_be_visible()
     page.get_by_label("Name", exact=True).fill(LEAD)
@@ -101,7 +101,7 @@ def test_lead_contact_note_export_and_import_into_a_fresh_database(
     page: Page, shared_servers: Servers, shared_world: TestWorld, tmp_path: Path
 ) -> None:
     log_in(page, shared_servers)
-    create_lead_with_contact(page, shared_servers)
+    create_lead_with_contact(page)
     write_and_edit_a_note(page)
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "lead_detail")
@@ -111,7 +111,7 @@ def test_lead_contact_note_export_and_import_into_a_fresh_database(
     )
     assert versions == [{"version": 1, "created_by": "rac00n"}, {"version": 2, "created_by": "rac00n"}]
 
-    page.get_by_role("link", name="Leads", exact=True).first.click()
+    page.get_by_role("navigation", name="Brotkrumen").get_by_role("link", name="Leads", exact=True).click()
     row = page.get_by_role("row").filter(has_text=LEAD)
     expect(row).to_contain_text("Universität")
     expect(row).to_contain_text("1")

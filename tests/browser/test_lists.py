@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Servers, log_in
-from tests.browser.test_flows import new_license, open_from_menu
+from tests.browser.conftest import Servers, log_in, open_from_menu
+from tests.browser.test_flows import new_license
 from tests.support.world import TestWorld
 
 

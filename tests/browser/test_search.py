@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import Servers, log_in
+from tests.browser.conftest import Servers, log_in, open_menu_if_collapsed
 from tests.support.world import TestWorld
 
 
@@ -19,6 +19,7 @@ def add_lead(world: TestWorld, name: str) -> int:
 
 def type_into_search(page: Page, text: str) -> tuple[Locator, Locator]:
     """The box (once search.js has made it a combobox) and its list, after typing `text`."""
+    open_menu_if_collapsed(page)
     box = page.get_by_role("combobox", name="Suche")
     expect(box).to_be_visible()
     box.fill(text)

@@ -17,8 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Servers, log_in, screenshot
-from tests.browser.test_flows import confirm_next_dialog, new_license, open_from_menu
+from tests.browser.conftest import Servers, log_in, open_from_menu, screenshot
+from tests.browser.test_flows import confirm_next_dialog, new_license
 from tests.support.world import TestWorld
 
 
