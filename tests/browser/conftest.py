@@ -1,5 +1,11 @@
 """Browser tests: the real admin panel and License API as server processes on one database,
-driven by Debian's Chromium through Playwright (no browser download)."""
+driven by Debian's Chromium through Playwright (no browser download).
+
+Every test that takes `page` runs twice: on a desktop screen (1440 × 900) and on a phone
+(390 × 844), where the header's menu folds behind its "Menü" button; `open_from_menu` and
+`open_menu_if_collapsed` go through it the way a person does. A test that is about one screen size
+says so by parametrising `viewport` itself.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 from sqlalchemy import Engine
 
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, make_staff
@@ -33,6 +39,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @dataclass
@@ -125,9 +133,27 @@ def browser() -> Iterator[Browser]:
         instance.close()
 
 
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def viewport(request: pytest.FixtureRequest) -> ViewportSize:
+    """The screen size of `page`: each test taking it runs at both."""
+    size: ViewportSize = request.param
+    return size
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 850}, locale="de-DE")
+def screen(viewport: ViewportSize) -> str:
+    """The screen's name, "desktop" or "phone": the two runs of a flow share their module's
+    database, so what they make is named after the screen where the names must differ."""
+    if viewport == DESKTOP:
+        return "desktop"
+    if viewport == PHONE:
+        return "phone"
+    return f"{viewport['width']}x{viewport['height']}"
+
+
+@pytest.fixture
+def page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
+    context = browser.new_context(viewport=viewport, locale="de-DE")
     tab = context.new_page()
     yield tab
     context.close()
@@ -158,5 +184,9 @@ def open_from_menu(page: Page, name: str) -> None:
 
 
 def screenshot(page: Page, name: str) -> None:
+    """docs/screenshots/<name>.png, taken on the desktop screen only: the phone run of the same flow
+    leaves the file alone (test_layout.py takes the phone's own screenshots)."""
+    if page.viewport_size != DESKTOP:
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

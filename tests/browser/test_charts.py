@@ -2,7 +2,8 @@
 name (role img), a value drawn in it matching the seeded rows, and "Aktive Geräte" opening the
 list of devices. Takes the screenshots docs/screenshots/dashboard.png and devices.png.
 
-The rows are made once for the module, in a database of its own, and only read.
+The rows are made once for the module, in a database of its own, and only read: the test runs on a
+desktop screen and on a phone over the same figures.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ person does and then checks what the database holds or what the License API answ
 
 The tests of this module share one database and one pair of server processes (`shared_world`,
 `shared_servers`): each makes its own customers, licenses and resources, with names of its own,
-and looks only at those.
+and looks only at those. Each runs on a desktop screen and on a phone (conftest.py's `viewport`),
+so the names a flow makes carry the screen's name where both runs make the same thing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from tests.admin.conftest import make_staff
 from tests.browser.conftest import Servers, log_in, open_from_menu, open_menu_if_collapsed, screenshot
 from tests.support.world import TestWorld
 
-TOTP_USERNAME = "totp-staff"
 TOTP_PASSWORD = "totp-staff-password-1"
 
 
@@ -70,9 +70,10 @@ def press_tab_until(page: Page, predicate: str, limit: int = 40) -> None:
 # --- log-in with the second factor --------------------------------------------------------------
 
 
-def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
-    make_staff(shared_world, TOTP_USERNAME, TOTP_PASSWORD)  # its own account: the others keep logging in without
-    log_in(page, shared_servers, TOTP_USERNAME, TOTP_PASSWORD)
+def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str) -> None:
+    username = f"totp-{screen}"  # its own account: the others keep logging in without a code
+    make_staff(shared_world, username, TOTP_PASSWORD)
+    log_in(page, shared_servers, username, TOTP_PASSWORD)
     open_from_menu(page, "Mein Konto")
     expect(page.get_by_text("ausgeschaltet", exact=True)).to_be_visible()
     page.get_by_role("button", name="Zwei-Faktor-Anmeldung einrichten").click()
@@ -89,7 +90,7 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
     expect(page.get_by_role("status")).to_have_text("Die Zwei-Faktor-Anmeldung ist eingerichtet.")
     expect(page.get_by_text("eingeschaltet", exact=True)).to_be_visible()
     stored = shared_world.rows(
-        "SELECT totp_secret_encrypted, totp_last_step FROM admin_users WHERE username = :u", u=TOTP_USERNAME
+        "SELECT totp_secret_encrypted, totp_last_step FROM admin_users WHERE username = :u", u=username
     )[0]
     assert stored["totp_secret_encrypted"] and secret not in stored["totp_secret_encrypted"]
     enrol_step = stored["totp_last_step"]
@@ -97,7 +98,7 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
     open_menu_if_collapsed(page)
     page.get_by_role("button", name="Abmelden").click()
     expect(page).to_have_url(f"{shared_servers.admin_url}/login")
-    page.get_by_label("Benutzername").fill(TOTP_USERNAME)
+    page.get_by_label("Benutzername").fill(username)
     page.get_by_label("Passwort").fill(TOTP_PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
     # The same answer as a wrong password: the page does not say that the password was right.
@@ -106,19 +107,18 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
     # The enrolment's code is spent: log in with the next 30-second step's code, which the server
     # accepts (one step of clock drift either way) and which is newer than the enrolment's step.
     code_field = page.get_by_label("Code der Authenticator-App")
-    page.get_by_label("Benutzername").fill(TOTP_USERNAME)
+    page.get_by_label("Benutzername").fill(username)
     page.get_by_label("Passwort").fill(TOTP_PASSWORD)
     code_field.fill(totp.at(time.time() + 30))
     page.get_by_role("button", name="Anmelden").click()
 
     expect(page).to_have_url(f"{shared_servers.admin_url}/")
     open_menu_if_collapsed(page)
-    expect(page.get_by_title(f"Angemeldet als {TOTP_USERNAME}")).to_be_visible()
-    last_step = shared_world.scalar("SELECT totp_last_step FROM admin_users WHERE username = :u", u=TOTP_USERNAME)
+    expect(page.get_by_title(f"Angemeldet als {username}")).to_be_visible()
+    last_step = shared_world.scalar("SELECT totp_last_step FROM admin_users WHERE username = :u", u=username)
     assert last_step > enrol_step
     actions = [
-        r["action"]
-        for r in shared_world.rows("SELECT action FROM audit_log WHERE actor = :u ORDER BY id", u=TOTP_USERNAME)
+        r["action"] for r in shared_world.rows("SELECT action FROM audit_log WHERE actor = :u ORDER BY id", u=username)
     ]
     assert actions == ["login", "totp_enabled", "logout", "login_failed", "login"]
 
@@ -126,24 +126,26 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
 # --- customers and licenses ---------------------------------------------------------------------
 
 
-def test_create_customer(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
+def test_create_customer(page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str) -> None:
+    city = {"desktop": "Oberhausen", "phone": "Duisburg"}[screen]
+    name, email = f"Brückenbau {city} GmbH", f"it@brueckenbau-{city.lower()}.example"
     log_in(page, shared_servers)
     open_from_menu(page, "Kunden")
     page.get_by_role("button", name="Neuer Kunde").click()
     expect(page.get_by_role("heading", name="Neuer Kunde")).to_be_visible()
-    page.get_by_label("Name").fill("Brückenbau Oberhausen GmbH")
-    page.get_by_label("E-Mail").fill("it@brueckenbau.example")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("E-Mail").fill(email)
     page.get_by_role("button", name="Speichern").click()
 
     expect(page.get_by_role("status")).to_have_text("Gespeichert.")
     expect(page.get_by_role("heading", name="Kunde bearbeiten")).to_be_visible()
-    rows = shared_world.rows("SELECT id, email FROM customers WHERE name = 'Brückenbau Oberhausen GmbH'")
-    assert [r["email"] for r in rows] == ["it@brueckenbau.example"]
+    rows = shared_world.rows("SELECT id, email FROM customers WHERE name = :n", n=name)
+    assert [r["email"] for r in rows] == [email]
     assert page.url == f"{shared_servers.admin_url}/customers/{rows[0]['id']}/edit?notice=saved"
 
     open_from_menu(page, "Kunden")
-    row = page.get_by_role("row").filter(has_text="Brückenbau Oberhausen GmbH")
-    expect(row).to_contain_text("it@brueckenbau.example")
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text(email)
     screenshot(page, "customers")
 
     open_from_menu(page, "Audit-Log")
@@ -154,9 +156,11 @@ def test_create_customer(page: Page, shared_servers: Servers, shared_world: Test
 
 
 def test_create_license_with_generated_key_and_customer_select(
-    page: Page, shared_servers: Servers, shared_world: TestWorld
+    page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
 ) -> None:
-    customer_id = shared_world.customer("Quellwasser Technik AG", "lizenzen@quellwasser.example")
+    word = {"desktop": "Quellwasser", "phone": "Quellstein"}[screen]  # typed: "Quellw" or "Quells"
+    name, email, typed = f"{word} Technik AG", f"lizenzen@{word.lower()}.example", word[:6]
+    customer_id = shared_world.customer(name, email)
     log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     page.get_by_role("button", name="Neue Lizenz").click()
@@ -172,17 +176,17 @@ def test_create_license_with_generated_key_and_customer_select(
 
     # The searchable customer select (Tom Select), fed by /api/customers.
     page.locator(".ts-control").click()
-    with page.expect_response(lambda r: "/api/customers?q=Quellw" in r.url):
-        page.locator(".ts-control input").press_sequentially("Quellw")
-    page.locator(".ts-dropdown .option", has_text="Quellwasser Technik AG").click()
-    expect(page.locator(".ts-control .item")).to_have_text("Quellwasser Technik AG - lizenzen@quellwasser.example")
+    with page.expect_response(lambda r: f"/api/customers?q={typed}" in r.url):
+        page.locator(".ts-control input").press_sequentially(typed)
+    page.locator(".ts-dropdown .option", has_text=name).click()
+    expect(page.locator(".ts-control .item")).to_have_text(f"{name} - {email}")
     expect(page.locator("select[name=customer_id]")).to_have_value(str(customer_id))
     page.get_by_label("Max. Geräte (Aktivierungen)").fill("3")
     screenshot(page, "license_new")
     page.get_by_role("button", name="Speichern").click()
 
     expect(page.get_by_role("heading", name=f"Lizenz {key}")).to_be_visible()
-    expect(page.get_by_role("link", name="Quellwasser Technik AG")).to_be_visible()
+    expect(page.get_by_role("link", name=name)).to_be_visible()
     expect(page.get_by_text("0 von 3 aktiv")).to_be_visible()
     stored = shared_world.rows(
         "SELECT id, customer_id, max_activations, is_active FROM licenses WHERE license_key = :k", k=key
@@ -192,8 +196,11 @@ def test_create_license_with_generated_key_and_customer_select(
     expect(page.get_by_role("status")).to_have_text("Lizenz angelegt.")
 
 
-def test_create_a_license_with_the_keyboard_only(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
-    customer_id = shared_world.customer("Nordlicht Reisen GmbH", "office@nordlicht.example")
+def test_create_a_license_with_the_keyboard_only(
+    page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
+) -> None:
+    word = {"desktop": "Nordlicht", "phone": "Polarlicht"}[screen]
+    customer_id = shared_world.customer(f"{word} Reisen GmbH", f"office@{word.lower()}.example")
     log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/licenses")
     press_tab_until(page, "e.textContent === 'Neue Lizenz'")
@@ -208,8 +215,10 @@ def test_create_a_license_with_the_keyboard_only(page: Page, shared_servers: Ser
     key = key_field.input_value()
     page.keyboard.press("Tab")  # into the customer select (Tom Select): type, then Enter on the option
     expect(page.get_by_role("combobox", name="Kunde")).to_be_focused()  # it keeps its label's name
-    page.keyboard.type("Nordlicht")
-    expect(page.locator(".ts-dropdown .option.active")).to_have_text("Nordlicht Reisen GmbH - office@nordlicht.example")
+    page.keyboard.type(word)
+    expect(page.locator(".ts-dropdown .option.active")).to_have_text(
+        f"{word} Reisen GmbH - office@{word.lower()}.example"
+    )
     page.keyboard.press("Enter")
     expect(page.locator("select[name=customer_id]")).to_have_value(str(customer_id))
     press_tab_until(page, "e.name === 'max_activations'")
@@ -348,9 +357,12 @@ def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: T
     expect(session_row.get_by_role("button", name="Beenden")).to_have_count(0)
 
 
-def test_allocate_resources_to_a_license(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
+def test_allocate_resources_to_a_license(
+    page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
+) -> None:
     lic_id, _key = new_license(shared_world, "Funkturm Betriebs GmbH")
-    addresses = ["198.51.100.11", "198.51.100.12", "198.51.100.13"]
+    block = {"desktop": "198.51.100.1", "phone": "198.51.100.2"}[screen]  # 198.51.100.1x or .2x
+    addresses = [f"{block}{n}" for n in (1, 2, 3)]
     log_in(page, shared_servers)
     open_from_menu(page, "Ressourcen")
     add_form = page.locator("form[action='/resources/add']")
@@ -363,7 +375,7 @@ def test_allocate_resources_to_a_license(page: Page, shared_servers: Servers, sh
         expect(page.get_by_role("row").filter(has_text=address)).to_contain_text("Verfügbar")
     screenshot(page, "resources")
     stored = shared_world.rows(
-        "SELECT identifier, status FROM resources WHERE resource_type = 'ipv4' AND identifier LIKE '198.51.100.%'"
+        "SELECT identifier, status FROM resources WHERE resource_type = 'ipv4' AND identifier LIKE :b", b=f"{block}_"
     )
     assert sorted((r["identifier"], r["status"]) for r in stored) == [(a, "available") for a in addresses]
 
@@ -377,7 +389,8 @@ def test_allocate_resources_to_a_license(page: Page, shared_servers: Servers, sh
         expect(resources.get_by_role("link", name=address)).to_be_visible()
     expect(resources.get_by_role("link", name=addresses[2])).to_have_count(0)
     allocated = shared_world.rows(
-        "SELECT identifier, status, license_id FROM resources WHERE identifier LIKE '198.51.100.%' ORDER BY identifier"
+        "SELECT identifier, status, license_id FROM resources WHERE identifier LIKE :b ORDER BY identifier",
+        b=f"{block}_",
     )
     assert [(r["identifier"], r["status"], r["license_id"]) for r in allocated] == [
         (addresses[0], "allocated", lic_id),

@@ -1,12 +1,16 @@
-"""Staff log in through the real page in Chromium and see the dashboard.
+"""Staff log in through the real page in Chromium and see the dashboard, on a desktop screen and on
+a phone; the header fits one row on a laptop screen.
 
 The tests share one database and one pair of server processes."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.browser.conftest import Servers, log_in, screenshot
+
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 
 
 def test_login_shows_dashboard(page: Page, shared_servers: Servers) -> None:
@@ -18,8 +22,8 @@ def test_login_shows_dashboard(page: Page, shared_servers: Servers) -> None:
     expect(page.get_by_role("heading", name="Neue Aktivierungen")).to_be_visible()
 
 
+@pytest.mark.parametrize("viewport", [LAPTOP], ids=["laptop"])
 def test_header_fits_one_row_on_a_laptop_screen(page: Page, shared_servers: Servers) -> None:
-    page.set_viewport_size({"width": 1366, "height": 768})
     log_in(page, shared_servers)
     brand = page.get_by_role("link", name="V2 Lizenzserver").bounding_box()
     log_out = page.get_by_role("button", name="Abmelden").bounding_box()
