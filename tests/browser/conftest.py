@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Cookie, Page, ViewportSize, expect, sync_playwright
 from sqlalchemy import Engine
 
 from tests.admin.conftest import STAFF_PASSWORD, STAFF_USERNAME, make_staff
@@ -160,11 +160,33 @@ def page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
 
 
 def log_in(page: Page, servers: Servers, username: str = STAFF_USERNAME, password: str = STAFF_PASSWORD) -> None:
+    """Through the log-in form, onto the dashboard."""
     page.goto(f"{servers.admin_url}/login")
     page.get_by_label("Benutzername").fill(username)
     page.get_by_label("Passwort").fill(password)
     page.get_by_role("button", name="Anmelden").click()
     page.wait_for_url(f"{servers.admin_url}/")
+
+
+@pytest.fixture(scope="module")
+def staff_session(browser: Browser, shared_servers: Servers) -> list[Cookie]:
+    """The staff user's session cookie on `shared_servers`, logged in once per module through the
+    form: a log-in (a password hash and a dashboard) costs about a second per test, and the flows
+    that are not about logging in only need to be logged in. Nothing in those flows logs this
+    session out or changes the staff user."""
+    context = browser.new_context(locale="de-DE")
+    try:
+        log_in(context.new_page(), shared_servers)
+        return context.cookies()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def logged_in(page: Page, shared_servers: Servers, staff_session: list[Cookie]) -> None:
+    """`page` in the module's staff session, on the dashboard, where `log_in` would have left it."""
+    page.context.add_cookies(staff_session)
+    page.goto(f"{shared_servers.admin_url}/")
 
 
 def open_menu_if_collapsed(page: Page) -> None:

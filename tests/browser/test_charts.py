@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from licenseserver.domain.reports.periods import monday_of
 from tests.admin.support_reports import add_devices, add_licenses_in_every_state, add_sessions
-from tests.browser.conftest import Servers, log_in, screenshot
+from tests.browser.conftest import Servers, screenshot
 from tests.support.world import TestWorld
 
 CHARTS = (
@@ -45,11 +45,11 @@ def seeded(shared_world: TestWorld) -> Seeded:
     return Seeded(today, ids)
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_dashboard_charts_show_the_seeded_figures_and_lead_to_the_devices(
     page: Page, shared_servers: Servers, shared_world: TestWorld, seeded: Seeded
 ) -> None:
     today, ids = seeded.today, seeded.ids
-    log_in(page, shared_servers)
 
     for name in CHARTS:
         expect(page.get_by_role("img", name=name)).to_be_visible()

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pyotp
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.admin.conftest import make_staff
@@ -126,10 +127,10 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
 # --- customers and licenses ---------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_create_customer(page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str) -> None:
     city = {"desktop": "Oberhausen", "phone": "Duisburg"}[screen]
     name, email = f"Brückenbau {city} GmbH", f"it@brueckenbau-{city.lower()}.example"
-    log_in(page, shared_servers)
     open_from_menu(page, "Kunden")
     page.get_by_role("button", name="Neuer Kunde").click()
     expect(page.get_by_role("heading", name="Neuer Kunde")).to_be_visible()
@@ -155,13 +156,13 @@ def test_create_customer(page: Page, shared_servers: Servers, shared_world: Test
     screenshot(page, "audit_log")
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_create_license_with_generated_key_and_customer_select(
     page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
 ) -> None:
     word = {"desktop": "Quellwasser", "phone": "Quellstein"}[screen]  # typed: "Quellw" or "Quells"
     name, email, typed = f"{word} Technik AG", f"lizenzen@{word.lower()}.example", word[:6]
     customer_id = shared_world.customer(name, email)
-    log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     page.get_by_role("button", name="Neue Lizenz").click()
     expect(page.get_by_role("heading", name="Neue Lizenz")).to_be_visible()
@@ -196,12 +197,12 @@ def test_create_license_with_generated_key_and_customer_select(
     expect(page.get_by_role("status")).to_have_text("Lizenz angelegt.")
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_create_a_license_with_the_keyboard_only(
     page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
 ) -> None:
     word = {"desktop": "Nordlicht", "phone": "Polarlicht"}[screen]
     customer_id = shared_world.customer(f"{word} Reisen GmbH", f"office@{word.lower()}.example")
-    log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/licenses")
     press_tab_until(page, "e.textContent === 'Neue Lizenz'")
     page.keyboard.press(" ")  # a link styled as a button answers Space like a button
@@ -231,9 +232,9 @@ def test_create_a_license_with_the_keyboard_only(
     assert [(r["customer_id"], r["max_activations"]) for r in stored] == [(customer_id, 4)]
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_quick_edit_a_license_in_the_list(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Kranich Logistik KG", max_activations=2)
-    log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     row = page.locator(f"#license-{lic_id}")  # the newest license: on the first page
     expect(row).to_contain_text(key)
@@ -258,10 +259,10 @@ def test_quick_edit_a_license_in_the_list(page: Page, shared_servers: Servers, s
     expect(page.locator(f"#license-{lic_id}")).to_contain_text("0 / 7")
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_bulk_deactivate_two_licenses(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     customer_id = shared_world.customer("Sägewerk Tannenfels", "buero@tannenfels.example")
     keys = [shared_world.license(customer_id=customer_id) for _ in range(3)]
-    log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/licenses?customer_id={customer_id}")
     for key in keys[:2]:
         page.get_by_role("checkbox", name=f"Lizenz {key} auswählen").check()
@@ -281,9 +282,9 @@ def test_bulk_deactivate_two_licenses(page: Page, shared_servers: Servers, share
 # --- a license's devices, sessions and resources ------------------------------------------------
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_register_and_deactivate_a_device(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Mühlental Kanzlei", max_activations=2)
-    log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/licenses/{lic_id}")
     page.get_by_text("Gerät registrieren", exact=True).click()
     page.get_by_label("Hardware-Hash").fill("hw-muehlental-01")
@@ -315,6 +316,7 @@ def test_register_and_deactivate_a_device(page: Page, shared_servers: Servers, s
     assert verified.json()["valid"] is False
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Hafenmeisterei Lübeck")
     device = {"license_key": key, "hardware_hash": "hw-hafen-7"}
@@ -331,7 +333,6 @@ def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: T
     beat = {"session_token": token, "license_key": key}
     assert call_api(shared_servers, shared_world, "/api/license/session/heartbeat", beat).status_code == 200
 
-    log_in(page, shared_servers)
     open_from_menu(page, "Sitzungen")
     expect(page.get_by_role("heading", name="Laufende Sitzungen")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=key)
@@ -357,13 +358,13 @@ def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: T
     expect(session_row.get_by_role("button", name="Beenden")).to_have_count(0)
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_allocate_resources_to_a_license(
     page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
 ) -> None:
     lic_id, _key = new_license(shared_world, "Funkturm Betriebs GmbH")
     block = {"desktop": "198.51.100.1", "phone": "198.51.100.2"}[screen]  # 198.51.100.1x or .2x
     addresses = [f"{block}{n}" for n in (1, 2, 3)]
-    log_in(page, shared_servers)
     open_from_menu(page, "Ressourcen")
     add_form = page.locator("form[action='/resources/add']")
     add_form.get_by_label("Typ").select_option(label="IPv4-Adresse")
@@ -411,6 +412,7 @@ def test_allocate_resources_to_a_license(
 # --- administration and search ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_regenerate_the_api_key(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     old_key = api_key(shared_world)
 
@@ -418,7 +420,6 @@ def test_regenerate_the_api_key(page: Page, shared_servers: Servers, shared_worl
         return httpx.get(f"{shared_servers.api_url}/api/version/latest", headers={"X-API-Key": key}, timeout=10)
 
     assert latest(old_key).status_code == 200
-    log_in(page, shared_servers)
     open_from_menu(page, "Administration")
     expect(page.locator(".api-key-masked")).to_have_text(re.compile(r"^AF-20\d\d-•+[A-Z0-9]{4}$"))
     screenshot(page, "administration")
@@ -444,9 +445,9 @@ def test_regenerate_the_api_key(page: Page, shared_servers: Servers, shared_worl
     assert latest(new_key).status_code == 200
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_global_search_finds_a_license(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Sternwarte Hohenried")
-    log_in(page, shared_servers)
     open_menu_if_collapsed(page)  # on a phone the search box is in the folded menu
     search = page.get_by_role("combobox", name="Suche", exact=True)  # search.js makes the box a combobox
     search.fill(key[:9])

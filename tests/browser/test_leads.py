@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from licenseserver.db.engine import make_engine
@@ -98,11 +99,11 @@ def write_and_edit_a_note(page: Page) -> None:
     expect(timeline).to_contain_text("Notiz zu Jürgen Weiß bearbeitet (Version 2)")
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_lead_contact_note_export_and_import_into_a_fresh_database(
     page: Page, shared_servers: Servers, shared_world: TestWorld, tmp_path: Path, screen: str
 ) -> None:
     lead = LEADS[screen]
-    log_in(page, shared_servers)
     create_lead_with_contact(page, lead)
     write_and_edit_a_note(page)
     page.evaluate("window.scrollTo(0, 0)")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import Servers, log_in, open_menu_if_collapsed
+from tests.browser.conftest import Servers, open_menu_if_collapsed
 from tests.support.world import TestWorld
 
 
@@ -30,13 +31,13 @@ def type_into_search(page: Page, text: str) -> tuple[Locator, Locator]:
     return box, listbox
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_arrow_keys_and_enter_open_the_highlighted_hit(
     page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
 ) -> None:
     word = {"desktop": "Quasarwerk", "phone": "Pulsarwerk"}[screen]
     customer = shared_world.customer(f"{word} Optik GmbH", f"info@{word.lower()}.example")
     lead = add_lead(shared_world, f"{word} Forschungszentrum")
-    log_in(page, shared_servers)
     box, listbox = type_into_search(page, word.lower())
 
     # Customers come first, leads after them; empty kinds are left out.
@@ -59,12 +60,12 @@ def test_arrow_keys_and_enter_open_the_highlighted_hit(
     expect(page.get_by_role("heading", name=f"{word} Forschungszentrum", level=1)).to_be_visible()
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_escape_closes_the_list_and_arrow_up_wraps_to_all_hits(
     page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
 ) -> None:
     word = {"desktop": "heliodor", "phone": "peridot"}[screen]
     add_lead(shared_world, f"{word.title()} Sternwarte")
-    log_in(page, shared_servers)
     box, listbox = type_into_search(page, word)
     expect(listbox.get_by_role("option").first).to_contain_text(f"{word.title()} Sternwarte")
 
