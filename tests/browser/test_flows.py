@@ -3,7 +3,8 @@ person does and then checks what the database holds or what the License API answ
 
 The tests of this module share one database and one pair of server processes (`shared_world`,
 `shared_servers`): each makes its own customers, licenses and resources, with names of its own,
-and looks only at those.
+and looks only at those. Each runs on a desktop screen and on a phone (conftest.py's `viewport`),
+so the names a flow makes carry the screen's name where both runs make the same thing.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import Any
 
 import httpx2 as httpx
 import pyotp
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.admin.conftest import make_staff
-from tests.browser.conftest import Servers, log_in, screenshot
+from tests.browser.conftest import Servers, log_in, open_from_menu, open_menu_if_collapsed, screenshot
 from tests.support.world import TestWorld
 
-TOTP_USERNAME = "totp-staff"
 TOTP_PASSWORD = "totp-staff-password-1"
 
 
@@ -47,11 +48,6 @@ def new_license(world: TestWorld, customer_name: str, **values: Any) -> tuple[in
     return license_id(world, key), key
 
 
-def open_from_menu(page: Page, name: str) -> None:
-    """Follow a link of the header's main navigation."""
-    page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name=name, exact=True).click()
-
-
 def confirm_next_dialog(page: Page, expected: str) -> None:
     """Accept the next window.confirm (the panel's data-confirm), after checking its question."""
 
@@ -75,9 +71,10 @@ def press_tab_until(page: Page, predicate: str, limit: int = 40) -> None:
 # --- log-in with the second factor --------------------------------------------------------------
 
 
-def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
-    make_staff(shared_world, TOTP_USERNAME, TOTP_PASSWORD)  # its own account: the others keep logging in without
-    log_in(page, shared_servers, TOTP_USERNAME, TOTP_PASSWORD)
+def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str) -> None:
+    username = f"totp-{screen}"  # its own account: the others keep logging in without a code
+    make_staff(shared_world, username, TOTP_PASSWORD)
+    log_in(page, shared_servers, username, TOTP_PASSWORD)
     open_from_menu(page, "Mein Konto")
     expect(page.get_by_text("ausgeschaltet", exact=True)).to_be_visible()
     page.get_by_role("button", name="Zwei-Faktor-Anmeldung einrichten").click()
@@ -94,14 +91,15 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
     expect(page.get_by_role("status")).to_have_text("Die Zwei-Faktor-Anmeldung ist eingerichtet.")
     expect(page.get_by_text("eingeschaltet", exact=True)).to_be_visible()
     stored = shared_world.rows(
-        "SELECT totp_secret_encrypted, totp_last_step FROM admin_users WHERE username = :u", u=TOTP_USERNAME
+        "SELECT totp_secret_encrypted, totp_last_step FROM admin_users WHERE username = :u", u=username
     )[0]
     assert stored["totp_secret_encrypted"] and secret not in stored["totp_secret_encrypted"]
     enrol_step = stored["totp_last_step"]
 
+    open_menu_if_collapsed(page)
     page.get_by_role("button", name="Abmelden").click()
     expect(page).to_have_url(f"{shared_servers.admin_url}/login")
-    page.get_by_label("Benutzername").fill(TOTP_USERNAME)
+    page.get_by_label("Benutzername").fill(username)
     page.get_by_label("Passwort").fill(TOTP_PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
     # The same answer as a wrong password: the page does not say that the password was right.
@@ -110,18 +108,18 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
     # The enrolment's code is spent: log in with the next 30-second step's code, which the server
     # accepts (one step of clock drift either way) and which is newer than the enrolment's step.
     code_field = page.get_by_label("Code der Authenticator-App")
-    page.get_by_label("Benutzername").fill(TOTP_USERNAME)
+    page.get_by_label("Benutzername").fill(username)
     page.get_by_label("Passwort").fill(TOTP_PASSWORD)
     code_field.fill(totp.at(time.time() + 30))
     page.get_by_role("button", name="Anmelden").click()
 
     expect(page).to_have_url(f"{shared_servers.admin_url}/")
-    expect(page.get_by_title(f"Angemeldet als {TOTP_USERNAME}")).to_be_visible()
-    last_step = shared_world.scalar("SELECT totp_last_step FROM admin_users WHERE username = :u", u=TOTP_USERNAME)
+    open_menu_if_collapsed(page)
+    expect(page.get_by_title(f"Angemeldet als {username}")).to_be_visible()
+    last_step = shared_world.scalar("SELECT totp_last_step FROM admin_users WHERE username = :u", u=username)
     assert last_step > enrol_step
     actions = [
-        r["action"]
-        for r in shared_world.rows("SELECT action FROM audit_log WHERE actor = :u ORDER BY id", u=TOTP_USERNAME)
+        r["action"] for r in shared_world.rows("SELECT action FROM audit_log WHERE actor = :u ORDER BY id", u=username)
     ]
     assert actions == ["login", "totp_enabled", "logout", "login_failed", "login"]
 
@@ -129,24 +127,26 @@ def test_log_in_with_totp(page: Page, shared_servers: Servers, shared_world: Tes
 # --- customers and licenses ---------------------------------------------------------------------
 
 
-def test_create_customer(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
-    log_in(page, shared_servers)
+@pytest.mark.usefixtures("logged_in")
+def test_create_customer(page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str) -> None:
+    city = {"desktop": "Oberhausen", "phone": "Duisburg"}[screen]
+    name, email = f"Brückenbau {city} GmbH", f"it@brueckenbau-{city.lower()}.example"
     open_from_menu(page, "Kunden")
     page.get_by_role("button", name="Neuer Kunde").click()
     expect(page.get_by_role("heading", name="Neuer Kunde")).to_be_visible()
-    page.get_by_label("Name").fill("Brückenbau Oberhausen GmbH")
-    page.get_by_label("E-Mail").fill("it@brueckenbau.example")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("E-Mail").fill(email)
     page.get_by_role("button", name="Speichern").click()
 
     expect(page.get_by_role("status")).to_have_text("Gespeichert.")
     expect(page.get_by_role("heading", name="Kunde bearbeiten")).to_be_visible()
-    rows = shared_world.rows("SELECT id, email FROM customers WHERE name = 'Brückenbau Oberhausen GmbH'")
-    assert [r["email"] for r in rows] == ["it@brueckenbau.example"]
+    rows = shared_world.rows("SELECT id, email FROM customers WHERE name = :n", n=name)
+    assert [r["email"] for r in rows] == [email]
     assert page.url == f"{shared_servers.admin_url}/customers/{rows[0]['id']}/edit?notice=saved"
 
     open_from_menu(page, "Kunden")
-    row = page.get_by_role("row").filter(has_text="Brückenbau Oberhausen GmbH")
-    expect(row).to_contain_text("it@brueckenbau.example")
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text(email)
     screenshot(page, "customers")
 
     open_from_menu(page, "Audit-Log")
@@ -156,11 +156,13 @@ def test_create_customer(page: Page, shared_servers: Servers, shared_world: Test
     screenshot(page, "audit_log")
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_create_license_with_generated_key_and_customer_select(
-    page: Page, shared_servers: Servers, shared_world: TestWorld
+    page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
 ) -> None:
-    customer_id = shared_world.customer("Quellwasser Technik AG", "lizenzen@quellwasser.example")
-    log_in(page, shared_servers)
+    word = {"desktop": "Quellwasser", "phone": "Quellstein"}[screen]  # typed: "Quellw" or "Quells"
+    name, email, typed = f"{word} Technik AG", f"lizenzen@{word.lower()}.example", word[:6]
+    customer_id = shared_world.customer(name, email)
     open_from_menu(page, "Lizenzen")
     page.get_by_role("button", name="Neue Lizenz").click()
     expect(page.get_by_role("heading", name="Neue Lizenz")).to_be_visible()
@@ -175,17 +177,17 @@ def test_create_license_with_generated_key_and_customer_select(
 
     # The searchable customer select (Tom Select), fed by /api/customers.
     page.locator(".ts-control").click()
-    with page.expect_response(lambda r: "/api/customers?q=Quellw" in r.url):
-        page.locator(".ts-control input").press_sequentially("Quellw")
-    page.locator(".ts-dropdown .option", has_text="Quellwasser Technik AG").click()
-    expect(page.locator(".ts-control .item")).to_have_text("Quellwasser Technik AG - lizenzen@quellwasser.example")
+    with page.expect_response(lambda r: f"/api/customers?q={typed}" in r.url):
+        page.locator(".ts-control input").press_sequentially(typed)
+    page.locator(".ts-dropdown .option", has_text=name).click()
+    expect(page.locator(".ts-control .item")).to_have_text(f"{name} - {email}")
     expect(page.locator("select[name=customer_id]")).to_have_value(str(customer_id))
     page.get_by_label("Max. Geräte (Aktivierungen)").fill("3")
     screenshot(page, "license_new")
     page.get_by_role("button", name="Speichern").click()
 
     expect(page.get_by_role("heading", name=f"Lizenz {key}")).to_be_visible()
-    expect(page.get_by_role("link", name="Quellwasser Technik AG")).to_be_visible()
+    expect(page.get_by_role("link", name=name)).to_be_visible()
     expect(page.get_by_text("0 von 3 aktiv")).to_be_visible()
     stored = shared_world.rows(
         "SELECT id, customer_id, max_activations, is_active FROM licenses WHERE license_key = :k", k=key
@@ -195,9 +197,12 @@ def test_create_license_with_generated_key_and_customer_select(
     expect(page.get_by_role("status")).to_have_text("Lizenz angelegt.")
 
 
-def test_create_a_license_with_the_keyboard_only(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
-    customer_id = shared_world.customer("Nordlicht Reisen GmbH", "office@nordlicht.example")
-    log_in(page, shared_servers)
+@pytest.mark.usefixtures("logged_in")
+def test_create_a_license_with_the_keyboard_only(
+    page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
+) -> None:
+    word = {"desktop": "Nordlicht", "phone": "Polarlicht"}[screen]
+    customer_id = shared_world.customer(f"{word} Reisen GmbH", f"office@{word.lower()}.example")
     page.goto(f"{shared_servers.admin_url}/licenses")
     press_tab_until(page, "e.textContent === 'Neue Lizenz'")
     page.keyboard.press(" ")  # a link styled as a button answers Space like a button
@@ -211,8 +216,10 @@ def test_create_a_license_with_the_keyboard_only(page: Page, shared_servers: Ser
     key = key_field.input_value()
     page.keyboard.press("Tab")  # into the customer select (Tom Select): type, then Enter on the option
     expect(page.get_by_role("combobox", name="Kunde")).to_be_focused()  # it keeps its label's name
-    page.keyboard.type("Nordlicht")
-    expect(page.locator(".ts-dropdown .option.active")).to_have_text("Nordlicht Reisen GmbH - office@nordlicht.example")
+    page.keyboard.type(word)
+    expect(page.locator(".ts-dropdown .option.active")).to_have_text(
+        f"{word} Reisen GmbH - office@{word.lower()}.example"
+    )
     page.keyboard.press("Enter")
     expect(page.locator("select[name=customer_id]")).to_have_value(str(customer_id))
     press_tab_until(page, "e.name === 'max_activations'")
@@ -225,9 +232,9 @@ def test_create_a_license_with_the_keyboard_only(page: Page, shared_servers: Ser
     assert [(r["customer_id"], r["max_activations"]) for r in stored] == [(customer_id, 4)]
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_quick_edit_a_license_in_the_list(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Kranich Logistik KG", max_activations=2)
-    log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     row = page.locator(f"#license-{lic_id}")  # the newest license: on the first page
     expect(row).to_contain_text(key)
@@ -252,10 +259,10 @@ def test_quick_edit_a_license_in_the_list(page: Page, shared_servers: Servers, s
     expect(page.locator(f"#license-{lic_id}")).to_contain_text("0 / 7")
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_bulk_deactivate_two_licenses(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     customer_id = shared_world.customer("Sägewerk Tannenfels", "buero@tannenfels.example")
     keys = [shared_world.license(customer_id=customer_id) for _ in range(3)]
-    log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/licenses?customer_id={customer_id}")
     for key in keys[:2]:
         page.get_by_role("checkbox", name=f"Lizenz {key} auswählen").check()
@@ -275,9 +282,9 @@ def test_bulk_deactivate_two_licenses(page: Page, shared_servers: Servers, share
 # --- a license's devices, sessions and resources ------------------------------------------------
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_register_and_deactivate_a_device(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Mühlental Kanzlei", max_activations=2)
-    log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/licenses/{lic_id}")
     page.get_by_text("Gerät registrieren", exact=True).click()
     page.get_by_label("Hardware-Hash").fill("hw-muehlental-01")
@@ -309,6 +316,7 @@ def test_register_and_deactivate_a_device(page: Page, shared_servers: Servers, s
     assert verified.json()["valid"] is False
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Hafenmeisterei Lübeck")
     device = {"license_key": key, "hardware_hash": "hw-hafen-7"}
@@ -325,7 +333,6 @@ def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: T
     beat = {"session_token": token, "license_key": key}
     assert call_api(shared_servers, shared_world, "/api/license/session/heartbeat", beat).status_code == 200
 
-    log_in(page, shared_servers)
     open_from_menu(page, "Sitzungen")
     expect(page.get_by_role("heading", name="Laufende Sitzungen")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=key)
@@ -351,10 +358,13 @@ def test_end_a_live_session(page: Page, shared_servers: Servers, shared_world: T
     expect(session_row.get_by_role("button", name="Beenden")).to_have_count(0)
 
 
-def test_allocate_resources_to_a_license(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
+@pytest.mark.usefixtures("logged_in")
+def test_allocate_resources_to_a_license(
+    page: Page, shared_servers: Servers, shared_world: TestWorld, screen: str
+) -> None:
     lic_id, _key = new_license(shared_world, "Funkturm Betriebs GmbH")
-    addresses = ["198.51.100.11", "198.51.100.12", "198.51.100.13"]
-    log_in(page, shared_servers)
+    block = {"desktop": "198.51.100.1", "phone": "198.51.100.2"}[screen]  # 198.51.100.1x or .2x
+    addresses = [f"{block}{n}" for n in (1, 2, 3)]
     open_from_menu(page, "Ressourcen")
     add_form = page.locator("form[action='/resources/add']")
     add_form.get_by_label("Typ").select_option(label="IPv4-Adresse")
@@ -366,7 +376,7 @@ def test_allocate_resources_to_a_license(page: Page, shared_servers: Servers, sh
         expect(page.get_by_role("row").filter(has_text=address)).to_contain_text("Verfügbar")
     screenshot(page, "resources")
     stored = shared_world.rows(
-        "SELECT identifier, status FROM resources WHERE resource_type = 'ipv4' AND identifier LIKE '198.51.100.%'"
+        "SELECT identifier, status FROM resources WHERE resource_type = 'ipv4' AND identifier LIKE :b", b=f"{block}_"
     )
     assert sorted((r["identifier"], r["status"]) for r in stored) == [(a, "available") for a in addresses]
 
@@ -380,7 +390,8 @@ def test_allocate_resources_to_a_license(page: Page, shared_servers: Servers, sh
         expect(resources.get_by_role("link", name=address)).to_be_visible()
     expect(resources.get_by_role("link", name=addresses[2])).to_have_count(0)
     allocated = shared_world.rows(
-        "SELECT identifier, status, license_id FROM resources WHERE identifier LIKE '198.51.100.%' ORDER BY identifier"
+        "SELECT identifier, status, license_id FROM resources WHERE identifier LIKE :b ORDER BY identifier",
+        b=f"{block}_",
     )
     assert [(r["identifier"], r["status"], r["license_id"]) for r in allocated] == [
         (addresses[0], "allocated", lic_id),
@@ -401,6 +412,7 @@ def test_allocate_resources_to_a_license(page: Page, shared_servers: Servers, sh
 # --- administration and search ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_regenerate_the_api_key(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     old_key = api_key(shared_world)
 
@@ -408,7 +420,6 @@ def test_regenerate_the_api_key(page: Page, shared_servers: Servers, shared_worl
         return httpx.get(f"{shared_servers.api_url}/api/version/latest", headers={"X-API-Key": key}, timeout=10)
 
     assert latest(old_key).status_code == 200
-    log_in(page, shared_servers)
     open_from_menu(page, "Administration")
     expect(page.locator(".api-key-masked")).to_have_text(re.compile(r"^AF-20\d\d-•+[A-Z0-9]{4}$"))
     screenshot(page, "administration")
@@ -434,9 +445,10 @@ def test_regenerate_the_api_key(page: Page, shared_servers: Servers, shared_worl
     assert latest(new_key).status_code == 200
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_global_search_finds_a_license(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Sternwarte Hohenried")
-    log_in(page, shared_servers)
+    open_menu_if_collapsed(page)  # on a phone the search box is in the folded menu
     search = page.get_by_role("combobox", name="Suche", exact=True)  # search.js makes the box a combobox
     search.fill(key[:9])
     search.press("Enter")

@@ -12,18 +12,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
-from tests.browser.conftest import Servers, log_in, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, Servers, log_in, screenshot
 from tests.support.world import TestWorld
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 900}
 LONG_CUSTOMER = "Stadtwerke Nordrhein-Westfälische Energieversorgungsgesellschaft mbH"
 
 
-def open_page(browser: Browser, viewport: dict[str, int]) -> Page:
-    return browser.new_context(viewport=viewport, locale="de-DE").new_page()  # type: ignore[arg-type]
+def open_page(browser: Browser, viewport: ViewportSize) -> Page:
+    return browser.new_context(viewport=viewport, locale="de-DE").new_page()
 
 
 @pytest.fixture
@@ -199,20 +197,16 @@ def choose_customer_keeping_the_button_still(page: Page, button: Locator, name: 
     assert abs(top(button) - before) <= 1, "the button moved after choosing"
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_first_click_after_choosing_a_customer_counts(
-    browser: Browser, shared_servers: Servers, rows: dict[str, Any], viewport: dict[str, int]
+    page: Page, shared_servers: Servers, rows: dict[str, Any]
 ) -> None:
-    page = open_page(browser, viewport)
-    try:
-        log_in(page, shared_servers)
-        page.goto(f"{shared_servers.admin_url}/licenses")
-        filter_button = page.get_by_role("button", name="Filtern")
-        choose_customer_keeping_the_button_still(page, filter_button, LONG_CUSTOMER)
-        filter_button.click()
-        page.wait_for_url(f"**/licenses?*customer_id={rows['customer_id']}*")
+    # `page`: on the desktop screen and on the phone (conftest.py's `viewport`).
+    log_in(page, shared_servers)
+    page.goto(f"{shared_servers.admin_url}/licenses")
+    filter_button = page.get_by_role("button", name="Filtern")
+    choose_customer_keeping_the_button_still(page, filter_button, LONG_CUSTOMER)
+    filter_button.click()
+    page.wait_for_url(f"**/licenses?*customer_id={rows['customer_id']}*")
 
-        page.goto(f"{shared_servers.admin_url}/leads/create")
-        choose_customer_keeping_the_button_still(page, page.get_by_role("button", name="Speichern"), LONG_CUSTOMER)
-    finally:
-        page.context.close()
+    page.goto(f"{shared_servers.admin_url}/leads/create")
+    choose_customer_keeping_the_button_still(page, page.get_by_role("button", name="Speichern"), LONG_CUSTOMER)

@@ -3,16 +3,17 @@ says so in its row and in the page's one status message."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Servers, log_in
-from tests.browser.test_flows import new_license, open_from_menu
+from tests.browser.conftest import Servers, open_from_menu
+from tests.browser.test_flows import new_license
 from tests.support.world import TestWorld
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_bulk_buttons_wait_for_a_ticked_box(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     _, key = new_license(shared_world, "Buntspecht Bau GmbH")
-    log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     bulk = page.locator("#bulk-form")
     buttons = [
@@ -30,9 +31,9 @@ def test_bulk_buttons_wait_for_a_ticked_box(page: Page, shared_servers: Servers,
     expect(buttons[0]).to_be_enabled()
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_quick_edit_save_is_announced(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     lic_id, key = new_license(shared_world, "Zaunkönig Zimmerei", max_activations=3)
-    log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     row = page.locator(f"#license-{lic_id}")
     row.get_by_role("button", name="Schnell bearbeiten").click()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Servers, log_in
-from tests.browser.test_flows import new_license, open_from_menu
+from tests.browser.conftest import Servers, open_from_menu
+from tests.browser.test_flows import new_license
 from tests.support.world import TestWorld
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_escape_closes_the_quick_edit_without_saving(
     page: Page, shared_servers: Servers, shared_world: TestWorld
 ) -> None:
     lic_id, key = new_license(shared_world, "Eisvogel Elektro GmbH", max_activations=3)
-    log_in(page, shared_servers)
     open_from_menu(page, "Lizenzen")
     row = page.locator(f"#license-{lic_id}")  # the newest license: on the first page
     expect(row).to_contain_text("0 / 3")

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Servers, log_in, screenshot
-from tests.browser.test_flows import confirm_next_dialog, new_license, open_from_menu
+from tests.browser.conftest import Servers, open_from_menu, screenshot
+from tests.browser.test_flows import confirm_next_dialog, new_license
 from tests.support.world import TestWorld
 
 
@@ -43,11 +44,11 @@ def verified_claims(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_download_an_offline_license_file(
     page: Page, shared_servers: Servers, shared_world: TestWorld, tmp_path: Path
 ) -> None:
     lic_id, key = new_license(shared_world, "Offline Vermessung Lahr", max_activations=2)
-    log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/licenses/{lic_id}")
     page.get_by_text("Gerät registrieren", exact=True).click()
     page.get_by_label("Hardware-Hash").fill("hw-lahr-offline-01")
@@ -80,9 +81,9 @@ def test_download_an_offline_license_file(
     assert len(issued) == 1 and json.loads(issued[0]["after"])["jti"] == claims["jti"]
 
 
+@pytest.mark.usefixtures("logged_in")
 def test_rotate_and_retire_a_signing_key(page: Page, shared_servers: Servers, shared_world: TestWorld) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=shared_servers.admin_url)
-    log_in(page, shared_servers)
     open_from_menu(page, "Administration")
     section = page.locator("#signaturschluessel")
     rows = section.locator("tbody tr")
