@@ -6,32 +6,22 @@ phone, 390 × 844)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pyotp
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.admin.conftest import make_staff
 from tests.browser.conftest import Servers, log_in
 from tests.support.world import TestWorld
 
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=DESKTOP, locale="de-DE")  # type: ignore[arg-type]
-    yield context.new_page()
-    context.close()
-
-
-def test_a_refusal_on_a_leads_page_is_german_and_a_success_says_so(desktop: Page, shared_servers: Servers) -> None:
-    page = desktop
+def test_a_refusal_on_a_leads_page_is_german_and_a_success_says_so(
+    page: Page, shared_servers: Servers, screen: str
+) -> None:
+    lead = f"Stadtwerke Probelauf {screen}"
     log_in(page, shared_servers)
     page.goto(f"{shared_servers.admin_url}/leads/create")
-    page.get_by_label("Name", exact=True).fill("Stadtwerke Probelauf")
+    page.get_by_label("Name", exact=True).fill(lead)
     page.get_by_role("button", name="Speichern").click()
     saved = page.get_by_role("status")
     expect(saved).to_have_text("Gespeichert.")
@@ -53,7 +43,7 @@ def test_a_refusal_on_a_leads_page_is_german_and_a_success_says_so(desktop: Page
 
     # Opened from the list (no message in the address), a note saved says so after the reload.
     page.goto(f"{shared_servers.admin_url}/leads/")
-    page.get_by_role("link", name="Stadtwerke Probelauf").click()
+    page.get_by_role("link", name=lead).click()
     expect(page.get_by_role("status")).to_have_count(0)
     person = page.get_by_role("article", name="Erika Probe")
     person.get_by_label("Neue Notiz").fill("Rückruf vereinbart.")
@@ -63,33 +53,27 @@ def test_a_refusal_on_a_leads_page_is_german_and_a_success_says_so(desktop: Page
     expect(page.locator("ol.timeline")).to_contain_text("Notiz zu Erika Probe (Version 1)")
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_recovery_codes_are_in_sight_when_totp_is_switched_on(
-    browser: Browser, shared_servers: Servers, shared_world: TestWorld, viewport: dict[str, int]
+    page: Page, shared_servers: Servers, shared_world: TestWorld, viewport: ViewportSize, screen: str
 ) -> None:
-    username, password = f"trial-{viewport['width']}", "Ein-langes-Passwort-1"
+    username, password = f"trial-{screen}", "Ein-langes-Passwort-1"
     make_staff(shared_world, username, password)
-    context = browser.new_context(viewport=viewport, locale="de-DE")  # type: ignore[arg-type]
-    page = context.new_page()
-    try:
-        log_in(page, shared_servers, username, password)
-        page.goto(f"{shared_servers.admin_url}/account/totp")
-        secret = page.locator(".totp-secret").inner_text().replace(" ", "")
-        page.get_by_label("Code der Authenticator-App").fill(pyotp.TOTP(secret).now())
-        page.get_by_role("button", name="Bestätigen und einschalten").click()
-        expect(page.get_by_role("status")).to_have_text("Die Zwei-Faktor-Anmeldung ist eingerichtet.")
-        codes = page.locator(".recovery-code-list code")
-        expect(codes).to_have_count(10)
-        assert page.evaluate("window.scrollY") == 0
-        # The heading and the first codes stand in the first screen, not below the fold.
-        heading = page.get_by_role("heading", name="Neue Wiederherstellungscodes")
-        for shown in (heading, codes.first, codes.nth(2)):
-            box = shown.bounding_box()
-            assert box is not None and box["y"] + box["height"] <= viewport["height"], box
-        # The heading fits a phone's line (it once broke inside "Wiederherstellungsco-des").
-        lines = heading.evaluate(
-            "h => { const r = document.createRange(); r.selectNodeContents(h); return r.getClientRects().length; }"
-        )
-        assert lines == 1
-    finally:
-        context.close()
+    log_in(page, shared_servers, username, password)
+    page.goto(f"{shared_servers.admin_url}/account/totp")
+    secret = page.locator(".totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Code der Authenticator-App").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Bestätigen und einschalten").click()
+    expect(page.get_by_role("status")).to_have_text("Die Zwei-Faktor-Anmeldung ist eingerichtet.")
+    codes = page.locator(".recovery-code-list code")
+    expect(codes).to_have_count(10)
+    assert page.evaluate("window.scrollY") == 0
+    # The heading and the first codes stand in the first screen, not below the fold.
+    heading = page.get_by_role("heading", name="Neue Wiederherstellungscodes")
+    for shown in (heading, codes.first, codes.nth(2)):
+        box = shown.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= viewport["height"], box
+    # The heading fits a phone's line (it once broke inside "Wiederherstellungsco-des").
+    lines = heading.evaluate(
+        "h => { const r = document.createRange(); r.selectNodeContents(h); return r.getClientRects().length; }"
+    )
+    assert lines == 1
