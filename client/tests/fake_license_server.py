@@ -72,14 +72,25 @@ def license_claims(hardware_hash: str, now: float, ttl: int = 30 * 86400, **chan
     return claims
 
 
+JWKS_PATH = "/.well-known/jwks.json"
+
+
 class FakeServer:
     """Routes by (method, path); every answer signed unless `tamper` says otherwise.
 
     tamper: body | status | path | nonce | old | unknown_kid | unsigned (None: honest)
+
+    `key` signs; `published` is the JWK Set served at /.well-known/jwks.json, whose answer each
+    of `jwks_signers` signs (the published keys unless set), under sig1, sig1-1, …; `jwks_tamper`
+    (nonce | old) spoils that answer alone.
     """
 
     def __init__(self, key: SigningKey) -> None:
         self.key = key
+        self.published: list[SigningKey] = [key]
+        self.jwks_signers: list[SigningKey] | None = None
+        self.jwks_tamper: str | None = None
+        self.jwks_requests = 0
         self.routes: dict[tuple[str, str], Handler] = {}
         self.tamper: str | None = None
         self.created_offset = 0
@@ -97,6 +108,15 @@ class FakeServer:
 
     def answer(self, method: str, path: str, status: int, body: dict[str, Any]) -> None:
         self.routes[(method, path)] = lambda _request: (status, body)
+
+    def rotate(self) -> SigningKey:
+        """A new key signs at once; the old ones stay published, the new one first."""
+        self.key = SigningKey()
+        self.published = [self.key, *self.published]
+        return self.key
+
+    def retire(self, key: SigningKey) -> None:
+        self.published = [k for k in self.published if k.kid != key.kid]
 
     def stop(self) -> None:
         self._httpd.shutdown()
@@ -130,6 +150,25 @@ class FakeServer:
         self.last_signed_nonce = nonce
         return {"Content-Digest": digest, "Signature-Input": f"sig1={params}", "Signature": f"sig1=:{signature}:"}
 
+    def sign_jwks(self, body: bytes, nonce: str | None) -> dict[str, str]:
+        """The JWK Set's answer, one signature per signer: sig1, then sig1-1, sig1-2, …"""
+        created = int(time.time()) + self.created_offset - (301 if self.jwks_tamper == "old" else 0)
+        if self.jwks_tamper == "nonce":
+            nonce = "replayed-from-another-request"
+        digest = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+        inputs, signatures = [], []
+        for n, key in enumerate(self.published if self.jwks_signers is None else self.jwks_signers):
+            label = "sig1" if n == 0 else f"sig1-{n}"
+            params = f'("@status" "content-digest" "@method";req "@path";req);created={created};keyid="{key.kid}"'
+            params += f';alg="ed25519";nonce="{nonce}"'
+            base = (
+                f'"@status": 200\n"content-digest": {digest}\n"@method";req: GET\n"@path";req: {JWKS_PATH}\n'
+                f'"@signature-params": {params}'
+            )
+            inputs.append(f"{label}={params}")
+            signatures.append(f"{label}=:{base64.b64encode(key.private.sign(base.encode())).decode()}:")
+        return {"Content-Digest": digest, "Signature-Input": ", ".join(inputs), "Signature": ", ".join(signatures)}
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -152,6 +191,11 @@ class FakeServer:
                 nonce = found.group(1) if found else None
                 if nonce:
                     server.nonces.append(nonce)
+                if (method, path) == ("GET", JWKS_PATH):
+                    server.jwks_requests += 1
+                    body = json.dumps(jwks(*server.published)).encode()
+                    self._send(200, body, server.sign_jwks(body, nonce))
+                    return
                 handler = server.routes.get((method, path))
                 status, payload = (
                     handler(request) if handler else (404, {"error": "Not found", "code": "NOT_FOUND", "status": 404})
@@ -160,12 +204,16 @@ class FakeServer:
                 headers = server.sign(status, body, method, path, nonce)
                 if server.tamper == "body":
                     body = body.replace(b"false", b"true ") if b"false" in body else body + b" "
+                if server.tamper == "unsigned":
+                    headers = {}
+                self._send(status, body, headers)
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
-                if server.tamper != "unsigned":
-                    for name, value in headers.items():
-                        self.send_header(name, value)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

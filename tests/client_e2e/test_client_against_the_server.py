@@ -1,6 +1,7 @@
 """The client library against the real License API (`licenseserver serve api`) on SQLite and on
 PostgreSQL: real signatures on every kind of answer, real answers spoiled on the wire (each refused
-with its reason), the example program, the grace period, the clock guard, rotation."""
+with its reason), the example program, the grace period, the clock guard, a key rotation followed
+through the JWK Set and a forged one refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -157,35 +159,84 @@ def wait_until_signed_by(client: LicenseClient, key: str, kid: str, timeout: flo
     raise AssertionError(f"answers never signed by {kid}")
 
 
-def test_rotation_overlap_and_retirement(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+def test_a_pinned_client_follows_a_rotation_until_the_old_key_is_retired(
+    served: ServeApi, world: TestWorld, tmp_path: Path
+) -> None:
     key = world.license()
     old_set = served.jwks()
     old_kid = old_set["keys"][0]["kid"]
-    old_only = pinned(served, world, tmp_path, old_set, "old")
-    old_only.activate(key, DEVICE, "E2E-PC", "1.0.0")
-    old_file = old_only.checkout(key, DEVICE).license_file  # signed by the old key
+    follower = pinned(served, world, tmp_path, old_set, "old")
+    follower.activate(key, DEVICE, "E2E-PC", "1.0.0")
+    old_file = follower.checkout(key, DEVICE).license_file  # signed by the old key
 
     new_kid = cli(world.database_url, "signing-key", "rotate").strip()
-    both_set = served.jwks()
-    assert [k["kid"] for k in both_set["keys"]] == [new_kid, old_kid]
-    both = pinned(served, world, tmp_path, both_set, "both")
-    wait_until_signed_by(both, key, new_kid)  # worked throughout the switch
-    with pytest.raises(SignatureError) as refused:
-        old_only.verify(key, DEVICE)
-    assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
-    # Through the overlap, what the old key signed still holds under the published set.
-    assert both.check_offline(old_file.encode(), DEVICE).kid == old_kid
+    assert [k["kid"] for k in served.jwks()["keys"]] == [new_kid, old_kid]
+    # Every verify passes through the switch: the first answer by the new key makes the client
+    # fetch the JWK Set, which the old key signed too.
+    wait_until_signed_by(follower, key, new_kid)
+    assert set(follower.keys) == {new_kid, old_kid} and set(follower.pinned_keys) == {old_kid}
+    assert follower.activate(key, DEVICE, "E2E-PC", "1.0.0").already_active
+    # The program restarts: the learnt key is in its cache file, checked again from the pinned set.
+    restarted = pinned(served, world, tmp_path, old_set, "old")
+    assert set(restarted.keys) == {new_kid, old_kid}
+    assert restarted.check_offline(old_file.encode(), DEVICE).kid == old_kid  # the overlap
+    new_file = restarted.checkout(key, DEVICE).license_file
+    assert restarted.check_offline(new_file.encode(), DEVICE).kid == new_kid
 
     cli(world.database_url, "signing-key", "retire", old_kid)
-    time.sleep(1)
     assert [k["kid"] for k in served.jwks()["keys"]] == [new_kid]
-    assert both.verify(key, DEVICE).valid and both.info(key).license.key == key
-    with pytest.raises(SignatureError) as still_refused:
-        old_only.info(key)
-    assert still_refused.value.reason is SignatureFailure.UNKNOWN_KEY
-    with pytest.raises(OfflineLicenseError) as retired:  # a program that takes the set as published now
-        pinned(served, world, tmp_path, served.jwks(), "after").check_offline(old_file.encode(), DEVICE)
+    # Pinned to the old set alone, with nothing learnt: the set is signed by the new key only.
+    stranded = pinned(served, world, tmp_path, old_set, "stranded")
+    with pytest.raises(SignatureError) as refused:
+        stranded.verify(key, DEVICE)
+    assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+    assert set(stranded.keys) == {old_kid}
+    # The program that learnt the new key keeps working and, reading the set again, drops the old one.
+    after = LicenseClient(
+        served.base_url, world.api_key, old_set, cache_path=tmp_path / "old-cache.json", key_refresh=timedelta(0)
+    )
+    assert after.verify(key, DEVICE).valid and after.info(key).license.key == key
+    assert set(after.keys) == {new_kid}
+    with pytest.raises(OfflineLicenseError) as retired:
+        after.check_offline(old_file.encode(), DEVICE)
     assert retired.value.reason is OfflineFailure.UNKNOWN_KEY
+    assert after.check_offline(new_file.encode(), DEVICE).kid == new_kid
+    assert set(pinned(served, world, tmp_path, old_set, "old").keys) == {new_kid}
+
+
+def test_a_forged_jwk_set_is_refused(served: ServeApi, world: TestWorld, tmp_path: Path) -> None:
+    key = world.license()
+    old_set = served.jwks()
+    old_kid = old_set["keys"][0]["kid"]
+    pinned(served, world, tmp_path).activate(key, DEVICE, "E2E-PC", "1.0.0")
+    cache = tmp_path / "proxied.json"
+    with tampering(served.base_url) as proxy:
+        # A relay that signs every answer, and a JWK Set naming its key, with a key of its own.
+        client = LicenseClient(proxy.base_url, world.api_key, old_set, cache_path=cache)
+        proxy.mode = "forged"
+        for call in (lambda: client.verify(key, DEVICE), lambda: client.info(key), lambda: client.verify(key, DEVICE)):
+            with pytest.raises(SignatureError) as refused:
+                call()
+            assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+        assert proxy.paths.count("/.well-known/jwks.json") == 1  # once, not per forged answer
+        assert set(client.keys) == {old_kid}
+
+        # The server rotates; the relay passes its answers but swaps the JWK Set for its own.
+        new_kid = cli(world.database_url, "signing-key", "rotate").strip()
+        proxy.mode = "forged_jwks"
+        relayed = LicenseClient(proxy.base_url, world.api_key, old_set, cache_path=cache)
+        deadline = time.monotonic() + 30
+        with pytest.raises(SignatureError) as refused:
+            while time.monotonic() < deadline:  # until the server signs with the new key
+                relayed.verify(key, DEVICE)
+                time.sleep(0.5)
+        assert refused.value.reason is SignatureFailure.UNKNOWN_KEY
+        assert set(relayed.keys) == {old_kid}
+
+        proxy.mode = None  # an honest relay: the real set, signed by the old key too, is believed
+        honest_relay = LicenseClient(proxy.base_url, world.api_key, old_set, cache_path=cache)
+        assert honest_relay.verify(key, DEVICE).valid
+        assert set(honest_relay.keys) == {new_kid, old_kid}
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:

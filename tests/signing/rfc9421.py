@@ -54,12 +54,37 @@ def _read_string(text: str, at: int) -> tuple[str, int]:
     raise VerificationError("unterminated string")
 
 
+def dictionary_members(header: str) -> dict[str, str]:
+    """Each member of a Dictionary header (RFC 8941 section 3.2) by name, its value as sent.
+
+    Members are split at the commas outside sf-strings: inner lists, byte sequences, integers
+    and tokens hold none.
+    """
+    members: dict[str, str] = {}
+    start, at, in_string = 0, 0, False
+    while at <= len(header):
+        char = header[at] if at < len(header) else ","
+        if in_string and char == "\\":
+            at += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+        elif char == "," and not in_string:
+            name, sep, value = header[start:at].strip().partition("=")
+            if not sep or not name:
+                raise VerificationError(f"not a Dictionary member: {header[start:at]!r}")
+            members[name] = value.strip()
+            start = at + 1
+        at += 1
+    return members
+
+
 def _split_member(header: str, label: str) -> str:
-    """The value of member `label` in a one-member Dictionary header."""
-    name, sep, value = header.partition("=")
-    if not sep or name.strip() != label:
+    """The value of member `label` in a Dictionary header."""
+    members = dictionary_members(header)
+    if label not in members:
         raise VerificationError(f"no member {label!r} in {header!r}")
-    return value.strip()
+    return members[label]
 
 
 def parse_signature_input(value: str) -> tuple[list[str], dict[str, Any]]:
@@ -140,3 +165,15 @@ def check_answer(
     except InvalidSignature:
         raise VerificationError("the Ed25519 signature does not verify") from None
     return params
+
+
+def check_every_signature(
+    answer: Answer, method: str, path: str, jwks: Mapping[str, Any], nonce: str | None
+) -> dict[str, dict[str, Any]]:
+    """Every signature the answer carries, each checked as `check_answer` checks one: the
+    parameters by label, in the order sent."""
+    headers = {k.lower(): v for k, v in answer.headers.items()}
+    labels = list(dictionary_members(headers.get("signature-input", "")))
+    if sorted(labels) != sorted(dictionary_members(headers.get("signature", ""))):
+        raise VerificationError("Signature-Input and Signature name other labels")
+    return {label: check_answer(answer, method, path, jwks, nonce, label) for label in labels}

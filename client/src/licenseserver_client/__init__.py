@@ -1,5 +1,7 @@
-"""Client library for the V2 License Server: every answer checked against pinned signing keys."""
+"""Client library for the V2 License Server: every answer checked against the pinned signing keys
+(and the keys a rotation brought, vouched for by them)."""
 
+from licenseserver_client._rotation import DEFAULT_KEY_REFRESH
 from licenseserver_client.cache import default_cache_path
 from licenseserver_client.client import CLOCK_TOLERANCE, DEFAULT_GRACE, LicenseClient
 from licenseserver_client.errors import (
@@ -33,6 +35,7 @@ from licenseserver_client.session import LicenseSession
 __all__ = [
     "CLOCK_TOLERANCE",
     "DEFAULT_GRACE",
+    "DEFAULT_KEY_REFRESH",
     "ActivateResult",
     "Activation",
     "ApiError",

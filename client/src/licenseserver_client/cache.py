@@ -1,9 +1,11 @@
 """The local cache file: the last valid verify answer per license and device (for the grace
-period) and the newest time the server has signed (for the clock guard).
+period), the newest time the server has signed (for the clock guard), and the JWK Sets learnt
+through key rotations (keychain.py).
 
 Nothing in it is believed as written. Every entry is a signed answer kept whole — status,
 signature headers, body, and the request's method, path and nonce — or an offline license file,
-and each is checked against the pinned keys again when read. Editing the file therefore gains
+and each is checked again when read: the learnt JWK Sets from the pinned keys on, the rest against
+the keys trusted then. Editing the file therefore gains
 nothing, and deleting it only loses the grace period along with the guard.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from licenseserver_client.errors import LicenseError
+from licenseserver_client.keychain import KeyChain
 from licenseserver_client.offline import verify_license_file
 from licenseserver_client.signatures import SignedAnswer, Verified, nonce_binds, verify_answer
 
@@ -72,12 +75,27 @@ def _answer_from_json(data: Any) -> SignedAnswer:
 class LocalState:
     """The cache file, read once and written through; safe to share with the heartbeat thread."""
 
-    def __init__(self, path: Path, keys: Mapping[str, Ed25519PublicKey]) -> None:
+    def __init__(self, path: Path, pinned: Mapping[str, Ed25519PublicKey]) -> None:
         self.path = path
-        self.keys = keys
         self._lock = threading.Lock()
         self._data = self._read()
+        self.keychain = KeyChain(pinned, self._stored_key_sets())
         self._newest = self._evidence_time(self._data.get("newest"))
+
+    @property
+    def keys(self) -> Mapping[str, Ed25519PublicKey]:
+        """The keys trusted now: the pinned set, or the last JWK Set learnt from it."""
+        return self.keychain.trusted
+
+    def learn_key_set(self, answer: SignedAnswer, now: float) -> bool:
+        """Trust the JWK Set of this freshly fetched answer if a trusted key signed it, and keep it;
+        True when the trusted keys changed."""
+        with self._lock:
+            if not self.keychain.adopt(answer, now):
+                return False
+            self._data["key_sets"] = [_answer_to_json(link.answer) for link in self.keychain.links]
+            self._write()
+            return True
 
     @staticmethod
     def verify_key(license_key: str, hardware_hash: str) -> str:
@@ -116,6 +134,16 @@ class LocalState:
             return answer, verify_answer(answer, self.keys, 0.0, check_age=False)
         except (LicenseError, ValueError, KeyError, TypeError):
             return None
+
+    def _stored_key_sets(self) -> list[SignedAnswer]:
+        stored = self._data.get("key_sets")
+        answers = []
+        for entry in stored if isinstance(stored, list) else []:
+            try:
+                answers.append(_answer_from_json(entry))
+            except (ValueError, KeyError, TypeError):
+                break  # the chain ends at the first unreadable link
+        return answers
 
     def _record_newest(self, when: int, evidence: dict[str, Any]) -> None:
         with self._lock:

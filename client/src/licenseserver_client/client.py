@@ -6,13 +6,16 @@ import json
 import os
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from licenseserver_client import offline
 from licenseserver_client._http import Transport
+from licenseserver_client._rotation import DEFAULT_KEY_REFRESH, KeySetFollower
 from licenseserver_client.cache import LocalState, default_cache_path
 from licenseserver_client.errors import (
     ApiError,
@@ -21,6 +24,8 @@ from licenseserver_client.errors import (
     OfflineFailure,
     OfflineLicenseError,
     ServerUnavailableError,
+    SignatureError,
+    SignatureFailure,
 )
 from licenseserver_client.keys import KeySource, load_key_set
 from licenseserver_client.results import (
@@ -54,14 +59,22 @@ class LicenseClient:
         clock: Callable[[], float] = time.time,
         timeout: float = 10.0,
         clock_tolerance: timedelta = CLOCK_TOLERANCE,
+        key_refresh: timedelta = DEFAULT_KEY_REFRESH,
     ) -> None:
-        self.keys = load_key_set(public_keys)
+        self.pinned_keys = load_key_set(public_keys)
         self.grace = grace
         self.clock = clock
         self.clock_tolerance = clock_tolerance
         self._transport = Transport(base_url, api_key, timeout, USER_AGENT)
         path = Path(cache_path) if cache_path is not None else default_cache_path(base_url)
-        self.state = LocalState(path, self.keys)
+        self.state = LocalState(path, self.pinned_keys)
+        self._key_sets = KeySetFollower(self._transport, self.state, clock, key_refresh)
+
+    @property
+    def keys(self) -> Mapping[str, Ed25519PublicKey]:
+        """The keys whose signatures the client believes now: the pinned set, or the JWK Set it
+        learnt from them through a rotation (docs/signatures.md, "Key rotation")."""
+        return self.state.keys
 
     # --- the License API -------------------------------------------------------------------
 
@@ -149,12 +162,22 @@ class LicenseClient:
         answer = self._transport.exchange(method, path, payload)
         if answer.status >= 500:
             raise self._unavailable(answer)
-        verified = verify_answer(answer, self.keys, self.clock())
+        verified = self._verified(answer)
         self.state.record_answer(answer, verified)
+        self._key_sets.during_overlap()
         data = _json_object(answer)
         if answer.status != 200:
             raise ApiError(str(data.get("error", "")), str(data.get("code", "UNKNOWN")), answer.status)
         return answer, verified, data
+
+    def _verified(self, answer: SignedAnswer) -> Verified:
+        try:
+            return verify_answer(answer, self.keys, self.clock())
+        except SignatureError as refused:
+            # Signed by a key not trusted yet: a rotation, if a trusted key signs the set naming it.
+            if refused.reason is not SignatureFailure.UNKNOWN_KEY or not self._key_sets.after_unknown_key():
+                raise
+        return verify_answer(answer, self.keys, self.clock())
 
     def _unavailable(self, answer: SignedAnswer) -> ServerUnavailableError:
         """A 5xx counts as an outage whether signed or not: a proxy in front answers 502 unsigned,

@@ -68,12 +68,43 @@ def accept_signature(nonce: str) -> str:
 def verify_answer(
     answer: SignedAnswer, keys: Mapping[str, Ed25519PublicKey], now: float, *, check_age: bool = True
 ) -> Verified:
-    """Raise SignatureError unless the answer is signed by a pinned key over this request.
+    """Raise SignatureError unless the answer is signed by a trusted key over this request.
 
     `check_age=False` is for answers read back from the cache, whose age the grace period judges.
     """
+    signature_input, signature = _members(answer.headers, answer.status)
+    return _verify_member(answer, signature_input, signature, keys, now, check_age)
+
+
+def verify_by_any_trusted_key(
+    answer: SignedAnswer, keys: Mapping[str, Ed25519PublicKey], now: float, *, check_age: bool = True
+) -> Verified:
+    """For an answer signed by several keys (the JWK Set's: one signature per published key, each
+    under its own label): it holds when one signature by a key in `keys` holds, whatever its label."""
     status = answer.status
-    signature_input, signature = _members(answer.headers, status)
+    inputs, signatures = _all_members(answer.headers, status)
+    labels = [label for label, member in inputs.items() if label in signatures and member.params.get("keyid") in keys]
+    if not labels:
+        raise _refuse(SignatureFailure.UNKNOWN_KEY, "no signature of the answer is by a trusted key", status)
+    refusal: SignatureError | None = None
+    for label in labels:
+        try:
+            return _verify_member(answer, inputs[label], signatures[label], keys, now, check_age)
+        except SignatureError as error:
+            refusal = refusal or error
+    assert refusal is not None
+    raise refusal
+
+
+def _verify_member(
+    answer: SignedAnswer,
+    signature_input: Member,
+    signature: Member,
+    keys: Mapping[str, Ed25519PublicKey],
+    now: float,
+    check_age: bool,
+) -> Verified:
+    status = answer.status
     params = signature_input.params
     if signature_input.value != _EXPECTED or params.get("alg") != "ed25519":
         raise _refuse(SignatureFailure.MALFORMED, "the signature covers other components or another algorithm", status)
@@ -90,7 +121,7 @@ def verify_answer(
     key = keys.get(kid)
     if key is None:
         raise _refuse(
-            SignatureFailure.UNKNOWN_KEY, f"the answer was signed by key {kid!r}, which is not pinned", status
+            SignatureFailure.UNKNOWN_KEY, f"the answer was signed by key {kid!r}, which is not a trusted key", status
         )
     digest_header = answer.headers.get("content-digest", "").strip()
     _check_digest(digest_header, answer.body, status)
@@ -114,16 +145,20 @@ def verify_answer(
 
 
 def _members(headers: Mapping[str, str], status: int) -> tuple[Member, Member]:
+    inputs, signatures = _all_members(headers, status)
+    if LABEL not in inputs or LABEL not in signatures:
+        raise _refuse(SignatureFailure.MISSING, f"the answer carries no {LABEL} signature", status)
+    return inputs[LABEL], signatures[LABEL]
+
+
+def _all_members(headers: Mapping[str, str], status: int) -> tuple[dict[str, Member], dict[str, Member]]:
     raw_input, raw_signature = headers.get("signature-input"), headers.get("signature")
     if raw_input is None or raw_signature is None:
         raise _refuse(SignatureFailure.MISSING, "the answer is not signed", status)
     try:
-        inputs, signatures = parse_dictionary(raw_input), parse_dictionary(raw_signature)
+        return parse_dictionary(raw_input), parse_dictionary(raw_signature)
     except (ValueError, KeyError) as error:
         raise _refuse(SignatureFailure.MALFORMED, f"unreadable signature headers: {error}", status) from None
-    if LABEL not in inputs or LABEL not in signatures:
-        raise _refuse(SignatureFailure.MISSING, f"the answer carries no {LABEL} signature", status)
-    return inputs[LABEL], signatures[LABEL]
 
 
 def _check_digest(header: str, body: bytes, status: int) -> None:

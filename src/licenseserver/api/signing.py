@@ -4,6 +4,10 @@ A request without Accept-Signature costs one scan of its headers and passes stra
 (unless SIGN_ALL_RESPONSES); with it, the answer — whichever layer made it, 401, 413 and 429 of
 the guard included — is held until its last byte, then sent with Content-Digest, Signature-Input
 and Signature.
+
+The JWK Set's answer is the one signed by more than the current key: its route names every
+published key (`sign_with_every_published_key`), and each signs it, so a client that trusts only
+an older key can check the set that brings it the new one (docs/signatures.md, "Key rotation").
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from licenseserver.domain.signing.answers import (
     SignatureRequest,
     parse_accept_signature,
     signature_headers,
+    signature_headers_by_each,
 )
 from licenseserver.domain.signing.cache import SigningKeyCache
+from licenseserver.domain.signing.keys import CurrentKey
 from licenseserver.kit.errors import ErrorCode, error_body
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,8 @@ ACCEPT_SIGNATURE = b"accept-signature"
 # What the app's handler for unexpected errors answers (api/errors.py): Starlette runs that
 # handler outside every middleware, so for a signed answer this layer sends the same body itself.
 INTERNAL_ERROR_BODY = orjson.dumps(error_body(500, ErrorCode.INTERNAL_ERROR, "Internal server error"))
+# Where a route leaves the keys that sign its answer instead of the current key alone.
+SIGNERS_SCOPE_KEY = "licenseserver.signers"
 
 
 def _accept_signature(scope: Scope) -> bytes | None:
@@ -65,6 +73,19 @@ async def answer_signature(
         return []
     method = str(scope["method"]).upper()
     return signature_headers(key, wanted, int(time.time()), status, method, request_path(scope), body)
+
+
+def sign_with_every_published_key(scope: Scope, keys: list[CurrentKey]) -> None:
+    """Have this answer, if signed at all, signed by each of `keys` (the current key first) rather
+    than by the current key alone."""
+    scope[SIGNERS_SCOPE_KEY] = keys
+
+
+def signatures_by_each(
+    keys: list[CurrentKey], scope: Scope, wanted: SignatureRequest, status: int, body: bytes
+) -> list[tuple[bytes, bytes]]:
+    method = str(scope["method"]).upper()
+    return signature_headers_by_each(keys, wanted, int(time.time()), status, method, request_path(scope), body)
 
 
 class SignedAnswerMiddleware:
@@ -124,7 +145,11 @@ class SignedSender:
 
     async def _flush(self, start: Message, body: bytes) -> None:
         self.started = True
-        extra = await answer_signature(self.keys, self.scope, self.wanted, start["status"], body)
+        signers: list[CurrentKey] | None = self.scope.get(SIGNERS_SCOPE_KEY)
+        if signers:
+            extra = signatures_by_each(signers, self.scope, self.wanted, start["status"], body)
+        else:
+            extra = await answer_signature(self.keys, self.scope, self.wanted, start["status"], body)
         if extra:
             start = {**start, "headers": [*start.get("headers", ()), *extra]}
         await self.downstream(start)

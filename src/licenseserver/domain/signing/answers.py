@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,4 +87,37 @@ def signature_headers(
         (b"content-digest", digest.encode()),
         (b"signature-input", f"{request.label}={params}".encode()),
         (b"signature", f"{request.label}=:{base64.b64encode(signature).decode()}:".encode()),
+    ]
+
+
+def previous_key_label(label: str, n: int) -> str:
+    """The label of the n-th older key's signature (n = 1, 2, …): `sig1-1`, `sig1-2`, … A valid
+    RFC 8941 key whatever the asked label is, and never the asked label itself."""
+    return f"{label}-{n}"
+
+
+def signature_headers_by_each(
+    keys: Sequence[CurrentKey],
+    request: SignatureRequest,
+    created: int,
+    status: int,
+    method: str,
+    path: str,
+    body: bytes,
+) -> list[tuple[bytes, bytes]]:
+    """Content-Digest, and one signature per key in Signature-Input and Signature: the first key
+    (the current one) under the asked label exactly as `signature_headers` signs, each older key
+    under `previous_key_label`. For the JWK Set's answer (docs/signatures.md, "Key rotation")."""
+    digest = content_digest(body)
+    inputs, signatures = [], []
+    for n, key in enumerate(keys):
+        label = request.label if n == 0 else previous_key_label(request.label, n)
+        params = signature_params(created, key.kid, request.nonce)
+        signature = key.sign(signature_base(status, digest, method, path, params).encode())
+        inputs.append(f"{label}={params}")
+        signatures.append(f"{label}=:{base64.b64encode(signature).decode()}:")
+    return [
+        (b"content-digest", digest.encode()),
+        (b"signature-input", ", ".join(inputs).encode()),
+        (b"signature", ", ".join(signatures).encode()),
     ]

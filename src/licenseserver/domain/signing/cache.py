@@ -32,11 +32,28 @@ class SigningKeyCache:
         self._secret_source = secret_source
         self._secret: str | None = None
         self._last: CurrentKey | None = None
+        self._published: dict[str, CurrentKey] = {}
         self._key: TtlValue[CurrentKey | None] = TtlValue(self._load, ttl_seconds, None)
 
     async def get(self) -> CurrentKey | None:
         """The key that signs now; None only when none could ever be read (database away at start)."""
         return await self._key.get()
+
+    async def published(self, conn: Connection, sealed: list[tuple[str, str]]) -> list[CurrentKey]:
+        """The published keys given as (kid, sealed private key), opened, in the order given; one
+        that SECRET_KEY does not open (sealed under an earlier one) is left out. Each is opened once
+        per process: a kid's private key never changes."""
+        secret: str | None = None
+        opened: dict[str, CurrentKey] = {}
+        for kid, private_key in sealed:
+            key = self._published.get(kid)
+            if key is None:
+                secret = secret or await self._secret_for(conn)
+                key = open_key(secret, kid, private_key)
+            if key is not None:
+                opened[kid] = key
+        self._published = opened  # retired keys drop out with the next read
+        return list(opened.values())
 
     async def _load(self) -> CurrentKey | None:
         self._last = await self._read(self._last)

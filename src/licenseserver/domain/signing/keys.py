@@ -29,7 +29,11 @@ ROTATION_LOCK_KEY = 0x4C53_5349_474E
 KEY_COLUMNS = "kid, public_key, state, created_at, retired_at"
 _ORDER = " ORDER BY CASE state WHEN 'current' THEN 0 WHEN 'previous' THEN 1 ELSE 2 END, id DESC"
 LIST_KEYS = Query(f"SELECT {KEY_COLUMNS} FROM signing_keys" + _ORDER)
-PUBLISHED_KEYS = Query(f"SELECT {KEY_COLUMNS} FROM signing_keys WHERE state IN ('current', 'previous')" + _ORDER)
+_PUBLISHED = " FROM signing_keys WHERE state IN ('current', 'previous')" + _ORDER
+PUBLISHED_KEYS = Query(f"SELECT {KEY_COLUMNS}" + _PUBLISHED)
+# The JWK Set's own answer is signed by every key it lists: read in one statement, so the keys
+# that sign are exactly the keys the body publishes, even while a rotation commits next door.
+PUBLISHED_KEYS_SEALED = Query(f"SELECT {KEY_COLUMNS}, private_key" + _PUBLISHED)
 GET_KEY = Query(f"SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = $1")
 GET_CURRENT_SECRET = Query("SELECT kid, private_key FROM signing_keys WHERE state = 'current'")
 DEMOTE_CURRENT = Query("UPDATE signing_keys SET state = 'previous' WHERE state = 'current'")
@@ -96,6 +100,11 @@ async def list_keys(conn: Connection) -> list[SigningKeyInfo]:
 async def jwks_document(conn: Connection) -> dict[str, Any]:
     """The JWK Set clients trust: current and previous keys, the current key first."""
     return {"keys": [SigningKeyInfo.from_row(row).jwk() for row in await conn.fetch(PUBLISHED_KEYS)]}
+
+
+async def published_keys_sealed(conn: Connection) -> list[tuple[SigningKeyInfo, str]]:
+    """Current and previous keys, the current key first, each with its sealed private key."""
+    return [(SigningKeyInfo.from_row(row), row["private_key"]) for row in await conn.fetch(PUBLISHED_KEYS_SEALED)]
 
 
 def _new_key(secret_key: str) -> tuple[str, str, str]:
