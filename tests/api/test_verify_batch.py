@@ -5,6 +5,8 @@ or changed devices write."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +15,7 @@ from licenseserver.db.sql import Row
 from licenseserver.domain.licensing.schemas import VerifyRequest
 from licenseserver.domain.licensing.session_schemas import SessionHeartbeatRequest
 from licenseserver.kit.errors import AppError
-from licenseserver.kit.turn_batch import TurnBatch
+from licenseserver.kit.turn_batch import Answer, Item, TurnBatch
 from tests.api.helpers import activate, days, start_session
 from tests.conftest import make_client
 from tests.support.world import TestWorld
@@ -37,6 +39,28 @@ def _set_device(world: TestWorld, key: str, hardware_hash: str, seconds_ago: int
         h=hardware_hash,
         k=key,
     )
+
+
+@contextlib.asynccontextmanager
+async def opened_state(world: TestWorld) -> AsyncIterator[ApiState]:
+    """What one API process holds, with its database open."""
+    state = ApiState.build(world.settings())
+    await state.db.open()
+    try:
+        yield state
+    finally:
+        await state.db.close()
+
+
+def counting(batch: TurnBatch[Item, Answer], sizes: list[int]) -> TurnBatch[Item, Answer]:
+    """The same batch, noting the size of each call it makes."""
+    run = batch._run
+
+    async def counted(items: list[Item]) -> Sequence[Answer]:
+        sizes.append(len(items))
+        return await run(items)
+
+    return TurnBatch(counted)
 
 
 def _outcome(checked: Row | AppError) -> str:
@@ -73,20 +97,10 @@ def test_one_turn_of_mixed_verifies_is_one_statement_with_every_answer_right(pg_
     batches: list[int] = []
 
     async def verify_all() -> list[str]:
-        state = ApiState.build(world.settings())
-        run = state.calls.verifies._run
-
-        async def counted(requests: list[VerifyRequest]) -> list[Row | None]:
-            batches.append(len(requests))
-            return await run(requests)
-
-        state.calls.verifies = TurnBatch(counted)
-        await state.db.open()
-        try:
+        async with opened_state(world) as state:
+            state.calls.verifies = counting(state.calls.verifies, batches)
             requests = [VerifyRequest(license_key=k, hardware_hash=h, app_version=v) for k, h, v, _ in asked]
             return [_outcome(c) for c in await asyncio.gather(*(state.calls.verify(r) for r in requests))]
-        finally:
-            await state.db.close()
 
     assert asyncio.run(verify_all()) == [expected for *_, expected in asked]
     assert batches == [len(asked)]
@@ -127,22 +141,12 @@ def test_one_turn_of_mixed_heartbeats_is_one_statement_with_every_answer_right(p
     batches: list[int] = []
 
     async def heartbeat_all() -> list[bool]:
-        state = ApiState.build(world.settings())
-        run = state.calls.heartbeats._run
-
-        async def counted(items: list[Any]) -> list[Row | None]:
-            batches.append(len(items))
-            return await run(items)
-
-        state.calls.heartbeats = TurnBatch(counted)
-        await state.db.open()
-        try:
+        async with opened_state(world) as state:
+            state.calls.heartbeats = counting(state.calls.heartbeats, batches)
             client = await state.clients.require()
             requests = [SessionHeartbeatRequest(session_token=t, license_key=k) for t, k, _ in asked]
             beats = (state.calls.heartbeat(client, r) for r in requests)
             answers = await asyncio.gather(*beats, return_exceptions=True)
-        finally:
-            await state.db.close()
         for answer in answers:
             assert isinstance(answer, dict) or (isinstance(answer, AppError) and answer.code == "SESSION_NOT_FOUND")
         return [isinstance(answer, dict) for answer in answers]
