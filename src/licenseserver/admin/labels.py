@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from licenseserver.admin.i18n import lazy_gettext as _l
+from licenseserver.domain.licensing.staff_edits import LICENSE_TYPES
 
 AUDIT_ACTIONS: dict[str, Any] = {
     "login": _l("Anmeldung"),
@@ -78,6 +79,24 @@ INSTITUTION_TYPES: dict[str, Any] = {
     "other": _l("Sonstige"),
 }
 DETAIL_TYPES: dict[str, Any] = {"email": _l("E-Mail"), "phone": _l("Telefon")}
+# The license pages' names of a license's state (domain/licensing/rules.py) and type.
+LICENSE_STATES: dict[str, Any] = {
+    "active": _l("Aktiv"),
+    "inactive": _l("Inaktiv"),
+    "expired": _l("Abgelaufen"),
+    "expiring": _l("Läuft bald ab"),
+    "not_yet_valid": _l("Noch nicht gültig"),
+}
+LICENSE_TYPE_NAMES: dict[str, Any] = {
+    "perpetual": _l("Unbefristet"),
+    "subscription": _l("Abonnement"),
+    "trial": _l("Testversion"),
+}
+
+
+def license_labels() -> dict[str, Any]:
+    """The license list's, row's and form's template names for states and types."""
+    return {"state_labels": LICENSE_STATES, "type_labels": LICENSE_TYPE_NAMES, "license_types": LICENSE_TYPES}
 
 
 def label(labels: dict[str, Any], code: str | None) -> str:

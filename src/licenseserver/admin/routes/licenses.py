@@ -1,5 +1,6 @@
-"""License pages: the list (filters, search, sort, paging, bulk actions, inline quick edit), the
-create and edit forms, and deletion. The detail page /licenses/{id} lives in license_detail."""
+"""License pages: the list (filters, search, sort, paging, bulk actions), the create and edit
+forms, and deletion. The detail page /licenses/{id} lives in license_detail, the list's inline
+quick edit in licenses_quick."""
 
 from __future__ import annotations
 
@@ -15,20 +16,19 @@ from licenseserver.admin.deps import Db, Staff, actor_of
 from licenseserver.admin.formdata import checked_form, form_text, form_values, parse_form
 from licenseserver.admin.i18n import N_
 from licenseserver.admin.i18n import lazy_gettext as _l
+from licenseserver.admin.labels import license_labels
 from licenseserver.admin.list_chrome import render_pager_text
 from licenseserver.admin.query_params import EntityId, ListQuery, OptionalId, SortDirection, empty_is_none, list_link
 from licenseserver.admin.rendering import render
-from licenseserver.admin.routes import licenses_api
+from licenseserver.admin.routes import licenses_api, licenses_quick
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
 from licenseserver.domain.licensing.rules import LicenseState, license_not_found
 from licenseserver.domain.licensing.staff_bulk import LicenseIds, delete_licenses, set_active
 from licenseserver.domain.licensing.staff_edits import (
-    LICENSE_TYPES,
     LicenseCreate,
     LicenseType,
     LicenseUpdate,
-    QuickEdit,
     create_license,
     get_license,
     license_snapshot,
@@ -48,17 +48,9 @@ from licenseserver.kit.validation import MAX_ID, Text
 
 router = APIRouter()
 router.include_router(licenses_api.router)
+router.include_router(licenses_quick.router)
 
 FORM_FIELDS = ("customer_id", "license_type", "valid_from", "valid_until", "max_activations", "max_users")
-QUICK_FIELDS = ("valid_until", "max_activations", "max_users")
-STATE_LABELS = {
-    "active": _l("Aktiv"),
-    "inactive": _l("Inaktiv"),
-    "expired": _l("Abgelaufen"),
-    "expiring": _l("Läuft bald ab"),
-    "not_yet_valid": _l("Noch nicht gültig"),
-}
-TYPE_LABELS = {"perpetual": _l("Unbefristet"), "subscription": _l("Abonnement"), "trial": _l("Testversion")}
 NOTICES = {
     "activated": _l("{n} Lizenz(en) aktiviert."),
     "deactivated": _l("{n} Lizenz(en) deaktiviert."),
@@ -99,10 +91,6 @@ def _notice(request: Request) -> str:
     return str(template).format(n=_small_int(request.query_params.get("count", "")) or 0)
 
 
-def _labels() -> dict[str, Any]:
-    return {"state_labels": STATE_LABELS, "type_labels": TYPE_LABELS, "license_types": LICENSE_TYPES}
-
-
 @router.get("/licenses")
 async def license_list(request: Request, db: Db, staff: Staff, query: Annotated[LicenseListQuery, Query()]) -> Response:
     page = await list_licenses(db, query.filters(), query.sort, query.descending, query.page_request())
@@ -117,7 +105,7 @@ async def license_list(request: Request, db: Db, staff: Staff, query: Annotated[
         "customer": await customer_option(db, query.customer_id),
         "today": utc_today(),
         "notice": _notice(request),
-        **_labels(),
+        **license_labels(),
     }
     return render(request, "licenses/list.html", context)
 
@@ -167,7 +155,7 @@ async def bulk_action(request: Request, db: Db, staff: Staff) -> Response:
     ids = _form_ids(form).unique()
     actor = actor_of(request, staff)
     if action == "delete" and form_text(form, "confirm") != "yes":
-        context = {"licenses": await license_rows(db, ids), "back": back, "today": utc_today(), **_labels()}
+        context = {"licenses": await license_rows(db, ids), "back": back, "today": utc_today(), **license_labels()}
         return render(request, "licenses/confirm_delete.html", context)
     if action == "delete":
         count, notice = await delete_licenses(db, ids, actor), "deleted"
@@ -193,7 +181,7 @@ async def _form_page(
         "customer": customer,
         "error": error.message if error else "",
         "notice": "" if error else _notice(request),
-        **_labels(),
+        **license_labels(),
     }
     return render(request, "licenses/form.html", context, status_code=error.status if error else 200)
 
@@ -253,45 +241,3 @@ async def delete_license_from_form(request: Request, db: Db, staff: Staff, licen
     if not await delete_licenses(db, [license_id], actor_of(request, staff)):
         raise license_not_found(license_id)
     return RedirectResponse("/licenses?notice=deleted&count=1", status_code=303)
-
-
-async def _row_fragment(
-    request: Request,
-    db: Db,
-    license_id: int,
-    template: str,
-    error: AppError | None = None,
-    values: Any = None,
-    saved: bool = False,
-) -> Response:
-    rows = await license_rows(db, [license_id])
-    if not rows:
-        raise license_not_found(license_id)
-    context = {"license": rows[0], "values": values, "today": utc_today(), "saved": saved}
-    context["error"] = error.message if error else ""
-    return render(request, template, {**context, **_labels()}, status_code=error.status if error else 200)
-
-
-@router.get("/licenses/{license_id}/row")
-async def license_row(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
-    """One list row (htmx: "Abbrechen" of the inline edit)."""
-    return await _row_fragment(request, db, license_id, "licenses/_row.html")
-
-
-@router.get("/licenses/{license_id}/quick-edit")
-async def quick_edit_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
-    """The row as an inline form for valid_until, max_activations and max_users (htmx)."""
-    return await _row_fragment(request, db, license_id, "licenses/_quick_edit.html")
-
-
-@router.post("/licenses/{license_id}/quick-edit")
-async def quick_edit_from_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
-    """The inline form's save: the JSON quick-edit's service, answering the refreshed row."""
-    values = form_values(await checked_form(request), QUICK_FIELDS, optional=("valid_until",))
-    try:
-        await update_license(db, license_id, parse_form(QuickEdit, values).changes(), actor_of(request, staff))
-    except AppError as error:
-        if error.status == 404:
-            raise
-        return await _row_fragment(request, db, license_id, "licenses/_quick_edit.html", error, values)
-    return await _row_fragment(request, db, license_id, "licenses/_row.html", saved=True)
