@@ -110,7 +110,9 @@ UNSAFE: dict[tuple[str, str], Unsafe] = {
         "/customers/new", "form", lambda ids: {"name": "Neu AG", "email": "neu@ag.example"}
     ),
     ("POST", "/customers/{customer_id}/edit"): Unsafe(
-        "/customers/{customer}/edit", "form", lambda ids: {"name": "Umbenannt AG", "email": "neu@ag.example"}
+        "/customers/{customer}/edit",
+        "form",
+        lambda ids: {"name": "Umbenannt AG", "email": "neu@ag.example", "next": "/customers?q=AG"},
     ),
     ("POST", "/customers/{customer_id}/delete"): Unsafe("/customers/{bare_customer}/delete", "form"),
     ("POST", "/licenses/bulk"): Unsafe(
@@ -121,7 +123,9 @@ UNSAFE: dict[tuple[str, str], Unsafe] = {
     ("POST", "/licenses/new"): Unsafe(
         "/licenses/new", "form", lambda ids: {**_license_form(ids), "license_key": "ABCD-EFGH-JKLM-NPQR"}
     ),
-    ("POST", "/licenses/{license_id}/edit"): Unsafe("/licenses/{license}/edit", "form", _license_form),
+    ("POST", "/licenses/{license_id}/edit"): Unsafe(
+        "/licenses/{license}/edit", "form", lambda ids: {**_license_form(ids), "next": "/licenses?state=active"}
+    ),
     ("POST", "/licenses/{license_id}/delete"): Unsafe("/licenses/{license}/delete", "form"),
     ("POST", "/licenses/{license_id}/quick-edit"): Unsafe(
         "/licenses/{license}/quick-edit",

@@ -6,13 +6,18 @@ anything else is ignored and the page behaves as without it."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from fastapi import Query
 from starlette.requests import Request
+
+from licenseserver.kit.validation import Text
 
 MAX_LENGTH = 2048
 MAX_PARAMS = 20
 MESSAGE_PARAMS = ("notice", "count")  # the list's own message, replaced on the way back
+ReturnParam = Annotated[Text | None, Query(max_length=MAX_LENGTH)]  # an edit page's `next`
 
 
 def _has_control(text: str) -> bool:

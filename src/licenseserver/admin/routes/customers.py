@@ -14,6 +14,7 @@ from licenseserver.admin.i18n import N_
 from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.query_params import EntityId, ListQuery, PageNumber, list_link
 from licenseserver.admin.rendering import render
+from licenseserver.admin.return_to import ReturnParam, list_return, with_notice
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import (
     CustomerCreate,
@@ -53,7 +54,9 @@ async def customer_list(
 ) -> Response:
     page = await list_customers(db, query.q, query.sort, query.descending, query.page_request())
     params = {"q": query.q, "sort": query.sort, "dir": query.dir, "per_page": query.per_page}
-    context = {"page": page, "query": query, "link": list_link("/customers", params), "notice": _notice(request)}
+    link = list_link("/customers", params)
+    context = {"page": page, "query": query, "link": link, "notice": _notice(request)}
+    context["list_url"] = link(page=query.page)  # the rows' "Bearbeiten" come back here
     return render(request, "customers/list.html", context)
 
 
@@ -69,6 +72,7 @@ def _form_page(
     error: AppError | None = None,
     license_count: int = 0,
     same_email: list[tuple[int, str]] | None = None,
+    next_url: str | None = None,
 ) -> Response:
     context = {
         "values": values,
@@ -77,6 +81,7 @@ def _form_page(
         "error": error.message if error else "",
         "notice": _notice(request),
         "same_email": same_email or [],
+        "next_url": next_url,
     }
     return render(request, "customers/form.html", context, status_code=error.status if error else 200)
 
@@ -113,31 +118,36 @@ async def create_customer_from_form(request: Request, db: Db, staff: Staff) -> R
 
 
 @router.get("/customers/{customer_id}/edit")
-async def edit_customer_form(request: Request, db: Db, staff: Staff, customer_id: EntityId) -> Response:
+async def edit_customer_form(
+    request: Request, db: Db, staff: Staff, customer_id: EntityId, next: ReturnParam = None
+) -> Response:
     customer = await get_customer(db, customer_id)
     count = await count_licenses_of(db, customer.id)
-    return _form_page(request, customer_snapshot(customer), customer.id, license_count=count)
+    next_url = list_return(next, "/customers")
+    return _form_page(request, customer_snapshot(customer), customer.id, license_count=count, next_url=next_url)
 
 
 @router.post("/customers/{customer_id}/edit")
 async def update_customer_from_form(request: Request, db: Db, staff: Staff, customer_id: EntityId) -> Response:
     customer = await get_customer(db, customer_id)
     values = customer_snapshot(customer)  # shown again when the form cannot be read
+    next_url = None
     try:
         form = await checked_form(request)
+        next_url = list_return(form_text(form, "next"), "/customers")
         values = form_values(form, FIELDS)
         data = parse_form(CustomerUpdate, values)
     except AppError as error:
         count = await count_licenses_of(db, customer.id)
-        return _form_page(request, values, customer.id, error, count)
+        return _form_page(request, values, customer.id, error, count, next_url=next_url)
     if same_email := await _unconfirmed_duplicate(db, form, str(data.email), customer.id):
         count = await count_licenses_of(db, customer.id)
-        return _form_page(request, values, customer.id, DUPLICATE_EMAIL, count, same_email)
+        return _form_page(request, values, customer.id, DUPLICATE_EMAIL, count, same_email, next_url)
     before = await update_customer(db, customer, data)
     after = customer_snapshot(customer)
     if before != after:
         await record(db, actor_of(request, staff), "update", "customer", customer.id, before=before, after=after)
-    return RedirectResponse(f"/customers/{customer.id}/edit?notice=saved", status_code=303)
+    return RedirectResponse(with_notice(next_url or f"/customers/{customer.id}/edit", "saved"), status_code=303)
 
 
 @router.post("/customers/{customer_id}/delete")

@@ -20,6 +20,7 @@ from licenseserver.admin.labels import license_labels
 from licenseserver.admin.list_chrome import render_pager_text
 from licenseserver.admin.query_params import EntityId, ListQuery, OptionalId, SortDirection, empty_is_none, list_link
 from licenseserver.admin.rendering import render
+from licenseserver.admin.return_to import ReturnParam, list_return, with_notice
 from licenseserver.admin.routes import licenses_api, licenses_quick
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers.service import customer_option
@@ -101,6 +102,7 @@ async def license_list(request: Request, db: Db, staff: Staff, query: Annotated[
         "link": link,
         "count_url": list_link("/licenses/count", {**query.params(), "page": query.page})(),
         "filtered": any(value for value in query.filter_params().values()),
+        "list_url": link(page=query.page),  # the rows' "Bearbeiten" come back here
         "back": urlencode({k: v for k, v in {**query.params(), "page": query.page}.items() if v}),
         "customer": await customer_option(db, query.customer_id),
         "today": utc_today(),
@@ -172,12 +174,18 @@ def _license_values(form: FormData) -> dict[str, Any]:
 
 
 async def _form_page(
-    request: Request, db: Db, values: dict[str, Any], license_id: int | None = None, error: AppError | None = None
+    request: Request,
+    db: Db,
+    values: dict[str, Any],
+    license_id: int | None = None,
+    error: AppError | None = None,
+    next_url: str | None = None,
 ) -> Response:
     customer = await customer_option(db, _small_int(str(values.get("customer_id") or "")))
     context = {
         "values": values,
         "license_id": license_id,
+        "next_url": next_url,
         "customer": customer,
         "error": error.message if error else "",
         "notice": "" if error else _notice(request),
@@ -217,9 +225,11 @@ async def create_license_from_form(request: Request, db: Db, staff: Staff) -> Re
 
 
 @router.get("/licenses/{license_id}/edit")
-async def edit_license_form(request: Request, db: Db, staff: Staff, license_id: EntityId) -> Response:
+async def edit_license_form(
+    request: Request, db: Db, staff: Staff, license_id: EntityId, next: ReturnParam = None
+) -> Response:
     values = license_snapshot(await get_license(db, license_id))
-    return await _form_page(request, db, values, license_id)
+    return await _form_page(request, db, values, license_id, next_url=list_return(next, "/licenses"))
 
 
 @router.post("/licenses/{license_id}/edit")
@@ -228,12 +238,14 @@ async def update_license_from_form(request: Request, db: Db, staff: Staff, licen
     form = await checked_form(request)
     # Only the edit form has the offline time to live (empty: the default); a new license starts at it.
     values = {**_license_values(form), **form_values(form, ("offline_ttl_days",), optional=("offline_ttl_days",))}
+    next_url = list_return(form_text(form, "next"), "/licenses")
     try:
         data = parse_form(LicenseUpdate, values)
         await update_license(db, license_id, data.model_dump(), actor_of(request, staff))
     except AppError as error:
-        return await _form_page(request, db, {**values, "license_key": license_row.license_key}, license_id, error)
-    return RedirectResponse(f"/licenses/{license_id}/edit?notice=saved", status_code=303)
+        values["license_key"] = license_row.license_key
+        return await _form_page(request, db, values, license_id, error, next_url)
+    return RedirectResponse(with_notice(next_url or f"/licenses/{license_id}/edit", "saved"), status_code=303)
 
 
 @router.post("/licenses/{license_id}/delete")
