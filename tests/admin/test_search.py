@@ -3,6 +3,7 @@ resources), the /search page and the header box's live list (/search/live)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import text
@@ -155,6 +156,35 @@ def test_search_page_groups_results_by_type(world: TestWorld, staff_panel: TestC
     assert empty.status_code == 200 and "Treffer" not in empty.text
 
 
+def test_kinds_with_hits_come_first_and_the_empty_ones_in_one_line(world: TestWorld, staff_panel: TestClient) -> None:
+    """On a phone the hits must not sit below a screen of "Keine Treffer": a search that finds
+    only resources (the last kind) shows them first, then names the kinds without hits."""
+    world.customer("ACME Corp", "admin@acme.com")
+    for number in range(8):
+        add_resource(world, "ipv4", f"10.0.0.{number}")
+    page = staff_panel.get("/search?q=10.")
+    assert page.status_code == 200
+    sections = re.findall(r'<section class="search-group" aria-labelledby="group-(\w+)">', page.text)
+    assert sections == ["resource"]
+    assert "8 Treffer" in page.text and "Ressourcen (8)" in page.text
+    line = "Keine Treffer bei: Kunden, Lizenzen, Geräte, Leads, Lead-Kontakte."
+    assert line in page.text and page.text.index("Ressourcen (8)") < page.text.index(line)
+    assert "Keine Treffer.<" not in page.text
+    # Several kinds with hits keep their usual order, before the line of empty kinds.
+    add_resource(world, "domain", "acme.example")
+    mixed = staff_panel.get("/search?q=acme")
+    sections = re.findall(r'<section class="search-group" aria-labelledby="group-(\w+)">', mixed.text)
+    assert sections == ["customer", "resource"]
+    assert "Keine Treffer bei: Lizenzen, Geräte, Leads, Lead-Kontakte." in mixed.text
+    assert mixed.text.index("group-resource") < mixed.text.index("Keine Treffer bei:")
+    nothing = staff_panel.get("/search?q=nichts-passt")
+    assert "0 Treffer" in nothing.text and "search-group" not in nothing.text.split("</form>", 1)[-1]
+    assert "Keine Treffer bei: Kunden, Lizenzen, Geräte, Leads, Lead-Kontakte, Ressourcen." in nothing.text
+    staff_panel.post("/account/language", data={"language": "en"})
+    english = staff_panel.get("/search?q=10.")
+    assert "No results in: Customers, Licenses, Devices, Leads, Lead contacts." in english.text, english.text[-900:]
+
+
 def add_lead(world: TestWorld, name: str, kind: str = "university") -> int:
     world.execute("INSERT INTO lead_institutions (name, institution_type) VALUES (:n, :t)", n=name, t=kind)
     return int(world.scalar("SELECT id FROM lead_institutions WHERE name = :n", n=name))
@@ -233,7 +263,8 @@ def test_leads_are_found_by_institution_contact_name_and_contact_detail(
     assert [h["id"] for h in hits(staff_panel, "987654", "lead_contact")] == [greta]  # a phone number
     assert hits(staff_panel, "greta brandt", "lead_contact") == []  # both words in one contact
     page = staff_panel.get("/search", params={"q": "wendeborn"})
-    assert "Lead-Kontakte (1)" in page.text and "Leads (0)" in page.text
+    assert "Lead-Kontakte (1)" in page.text and "Leads (0)" not in page.text  # empty kinds: one line
+    assert "Keine Treffer bei: Kunden, Lizenzen, Geräte, Leads, Ressourcen." in page.text
     assert f'href="/leads/edit/{lead}#contact-{greta}"' in page.text
     assert "Fachhochschule Quellental – g.wendeborn@fh-quelle.example" in page.text
 

@@ -81,7 +81,11 @@ def _context(query: str, groups: list[SearchGroup], limit: int) -> dict[str, obj
 async def search_page(request: Request, db: Db, staff: Staff, q: SearchText = "") -> Response:
     query = q.strip()
     groups = await global_search(db, query, SEARCH_TYPES, PAGE_LIMIT) if query else []
-    return render(request, "search/results.html", _context(query, groups, PAGE_LIMIT))
+    # Kinds with hits first (in their usual order), the empty ones named in one line after them:
+    # on a phone, hits must not sit below a screen of "no hits".
+    context = _context(query, [group for group in groups if group.total], PAGE_LIMIT)
+    context["empty_kinds"] = ", ".join(str(LABELS[group.type]) for group in groups if not group.total)
+    return render(request, "search/results.html", context)
 
 
 @router.get("/search/live")
