@@ -147,7 +147,7 @@ def test_license_predicates_agree_in_every_form(world: TestWorld) -> None:
 
 
 def test_verify_statements_are_built_from_the_usable_rule() -> None:
-    assert rules.usable_sql("$4") in license_repo.VERIFY_AND_REFRESH.text
+    assert rules.usable_sql("$4") in license_repo.VERIFY_AND_REFRESH_MANY.text
     assert rules.usable_sql("$3") in license_repo.VERIFY_MATCH.text
 
 

@@ -40,11 +40,6 @@ REFRESH_KNOWN_DEVICE = Query(
     " RETURNING activations.id, activations.license_id, activations.hardware_hash, activations.machine_name,"
     " activations.app_version, activations.activated_at, activations.last_heartbeat, activations.is_active"
 )
-INSERT_ACTIVATION = Query(
-    "INSERT INTO activations (license_id, hardware_hash, machine_name, app_version, activated_at,"
-    " last_heartbeat, is_active) VALUES ($1, $2, $3, $4, {now}, {now}, TRUE)"
-    f" RETURNING {ACTIVATION_COLUMNS}"
-)
 # Under the license lock, the count and the insert in one statement: the device is added only
 # while the license has room for it ($5 = max_activations); no row back means the limit is reached.
 INSERT_ACTIVATION_IF_ROOM = Query(
@@ -69,20 +64,7 @@ _VERIFY_MATCH_WHERE = (
     " FROM activations JOIN licenses ON activations.license_id = licenses.id"
     " WHERE licenses.license_key = $1 AND activations.hardware_hash = $2 AND activations.is_active = TRUE"
 )
-# Verify's hot path on PostgreSQL: one statement checks every rule of a valid verify and, when the
-# device is stale or its version changed, refreshes it, one round trip (bench/run_bench.py). An
-# UPDATE that changes no row takes no transaction id, so a fresh device's verify writes nothing.
-VERIFY_AND_REFRESH = Query(
-    "WITH device AS (SELECT activations.id, activations.last_heartbeat, activations.app_version,"
-    " licenses.license_key, licenses.valid_until, licenses.max_users"
-    f"{_VERIFY_MATCH_WHERE} AND {usable_sql('$4')}),"
-    " refreshed AS (UPDATE activations SET last_heartbeat = {now},"
-    " app_version = COALESCE($3, activations.app_version) FROM device"
-    " WHERE activations.id = device.id AND activations.is_active = TRUE"
-    " AND (device.last_heartbeat < {ago $5} OR device.app_version IS DISTINCT FROM COALESCE($3, device.app_version)))"
-    " SELECT license_key, valid_until, max_users FROM device"
-)
-# The same for every verify of one event-loop turn (api/state.py batches them, kit/turn_batch.py):
+# Verify's hot path on PostgreSQL: every verify of one event-loop turn (api/batched_calls.py):
 # the asked (key, device, version) triples come as arrays, numbered so each answer finds its request.
 # Two verifies of one device in one batch update its row once, with one of the two versions.
 VERIFY_AND_REFRESH_MANY = Query(
@@ -99,8 +81,8 @@ VERIFY_AND_REFRESH_MANY = Query(
     " OR device.app_version IS DISTINCT FROM COALESCE(device.asked_version, device.app_version)))"
     " SELECT n, license_key, valid_until, max_users FROM device"
 )
-# SQLite's RETURNING cannot name the FROM table, so there it is a SELECT and, for a stale device, an
-# UPDATE on the one connection the process holds (no network in between).
+# A verify alone (SQLite, where each reads on the loop's own connection): a SELECT and, for a stale
+# or changed device, an UPDATE on the one connection the process holds (no network in between).
 VERIFY_MATCH = Query(
     "SELECT activations.id AS activation_id, activations.app_version,"
     " activations.last_heartbeat < {ago $4} AS stale, licenses.license_key, licenses.valid_until, licenses.max_users"
@@ -131,14 +113,6 @@ async def refresh_known_device(
     return await conn.fetchrow(REFRESH_KNOWN_DEVICE, license_key, hardware_hash, machine_name, app_version, today)
 
 
-async def insert_activation(
-    conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None
-) -> Row:
-    row = await conn.fetchrow(INSERT_ACTIVATION, license_id, hardware_hash, machine_name, app_version)
-    assert row is not None  # INSERT ... RETURNING always yields the row
-    return row
-
-
 async def insert_activation_if_room(
     conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None, limit: int
 ) -> Row | None:
@@ -163,10 +137,7 @@ async def verify_and_refresh(
 ) -> Row | None:
     """The license's key, valid_until and max_users when this device may run it now (the device's
     heartbeat and version refreshed when stale or changed); None otherwise."""
-    lag = VERIFY_WRITE_AFTER_SECONDS
-    if conn.dialect == "postgresql":
-        return await conn.fetchrow(VERIFY_AND_REFRESH, license_key, hardware_hash, app_version, today, lag)
-    row = await conn.fetchrow(VERIFY_MATCH, license_key, hardware_hash, today, lag)
+    row = await conn.fetchrow(VERIFY_MATCH, license_key, hardware_hash, today, VERIFY_WRITE_AFTER_SECONDS)
     if row is not None and (row["stale"] or (app_version is not None and app_version != row["app_version"])):
         await conn.execute(REFRESH_ACTIVATION, row["activation_id"], app_version)
     return row
