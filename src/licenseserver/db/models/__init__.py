@@ -2,6 +2,14 @@
 
 from licenseserver.db.models.base import Base
 from licenseserver.db.models.clients import ClientConfig, ClientRelease
+from licenseserver.db.models.integrations import (
+    ApiToken,
+    IdempotentAnswer,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from licenseserver.db.models.leads import LeadContact, LeadContactDetail, LeadInstitution, LeadNote, LeadNoteVersion
 from licenseserver.db.models.licensing import Activation, Customer, License
 from licenseserver.db.models.resources import Resource, ResourceHistory
@@ -15,6 +23,7 @@ __all__ = [
     "AdminRecoveryCode",
     "AdminSession",
     "AdminUser",
+    "ApiToken",
     "AppSecret",
     "AuditEntry",
     "Base",
@@ -22,6 +31,7 @@ __all__ = [
     "ClientRelease",
     "ClientSession",
     "Customer",
+    "IdempotentAnswer",
     "LeadContact",
     "LeadContactDetail",
     "LeadInstitution",
@@ -33,4 +43,8 @@ __all__ = [
     "ResourceHistory",
     "SigningKey",
     "SystemApiKey",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
