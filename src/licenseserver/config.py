@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # Webhooks (docs/webhook-delivery.md): deliver to loopback, private and link-local addresses
+    # too (a receiver on the same host or network); refused by default.
+    webhook_allow_private: bool = False
+    # One delivery attempt, redirects included, ends after this long; the receiver's answer is late.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # How often each License API process looks for webhook events and deliveries that are due.
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Sign every License API answer, not only those whose request carries Accept-Signature.
     sign_all_responses: bool = False
     log_format: Literal["auto", "json", "text"] = "auto"

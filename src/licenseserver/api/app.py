@@ -22,7 +22,10 @@ from licenseserver.api.routes import license, public, sessions, versions, wellkn
 from licenseserver.api.signing import SignedAnswerMiddleware
 from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
+from licenseserver.domain.installation import sealing_secret
 from licenseserver.domain.licensing.sessions import sweep_timed_out_sessions
+from licenseserver.domain.webhooks.delivery import DeliveryRules
+from licenseserver.domain.webhooks.worker import Deliverer
 from licenseserver.kit.http_metrics import MetricsMiddleware
 from licenseserver.kit.logs import access_lines_flushed
 from licenseserver.kit.metrics import SESSIONS_ENDED, tally_written
@@ -44,6 +47,13 @@ async def sweep_sessions_forever(state: ApiState) -> None:
             SESSIONS_ENDED.labels("timeout").inc(ended)
 
 
+def webhook_deliverer(state: ApiState) -> Deliverer:
+    """Every API process delivers webhooks beside its requests (docs/webhook-delivery.md)."""
+    settings = state.settings
+    rules = DeliveryRules(settings.webhook_timeout_seconds, settings.webhook_allow_private)
+    return Deliverer(state.db, rules, lambda conn: sealing_secret(conn, settings), settings.webhook_poll_seconds)
+
+
 def create_api_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     state = ApiState.build(settings)
@@ -56,13 +66,15 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
         # tens of milliseconds (the open-loop p99 of bench/run_bench.py, docs/performance.md).
         gc.freeze()
         sweeper = asyncio.create_task(sweep_sessions_forever(state))
+        deliverer = asyncio.create_task(webhook_deliverer(state).run_forever())
         try:
             async with tally_written():
                 yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, deliverer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await state.db.close()
             await state.limiter.close()
             access_lines_flushed()
