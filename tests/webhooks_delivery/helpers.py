@@ -25,12 +25,18 @@ WEBHOOK_TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_events", "w
 QUICK = DeliveryRules(timeout_seconds=2.0, allow_private=True, retry_schedule=(0.2, 0.2), jitter=0.0)
 
 
-@pytest.fixture
-def hooks(world: TestWorld) -> TestWorld:
-    """The world with empty webhook tables (PostgreSQL keeps one database per worker)."""
+def empty_webhook_tables(world: TestWorld) -> None:
     for table in WEBHOOK_TABLES:
         world.execute(f"DELETE FROM {table}")
-    return world
+
+
+@pytest.fixture
+def hooks(world: TestWorld) -> Iterator[TestWorld]:
+    """The world with empty webhook tables, emptied again after the test: the PostgreSQL database
+    of a test worker outlives the test, and a deliverer in a later test's app must find nothing."""
+    empty_webhook_tables(world)
+    yield world
+    empty_webhook_tables(world)
 
 
 @pytest.fixture
