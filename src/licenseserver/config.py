@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Sign every License API answer, not only those whose request carries Accept-Signature.
     sign_all_responses: bool = False
+    # Webhook receivers on loopback, private, link-local or metadata addresses (kit/safe_targets.py):
+    # refused unless the operator allows them (receivers on the installation's own network; tests).
+    webhook_allow_private: bool = False
+    # license.expiring goes out this many days before a license's valid_until (once per end date).
+    webhook_expiring_days: int = Field(default=7, ge=1, le=365)
+    # How often the API process looks for licenses due for license.expiring / license.expired.
+    webhook_scan_seconds: float = Field(default=600.0, gt=0)
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

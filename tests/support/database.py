@@ -39,6 +39,10 @@ DATA_TABLES = (
     "client_configs",
     "system_api_key",
     "rate_limit_settings",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_events",
+    "webhook_endpoints",
 )
 
 

@@ -24,12 +24,17 @@ from licenseserver.api.state import ApiState
 from licenseserver.config import Settings, get_settings
 from licenseserver.domain.installation import sealing_secret
 from licenseserver.domain.licensing.sessions import sweep_timed_out_sessions
+from licenseserver.domain.licensing.webhook_events import due_for_expiry_events
 from licenseserver.domain.webhooks.delivery import DeliveryRules
+from licenseserver.domain.webhooks.events import SESSION_ENDED
+from licenseserver.domain.webhooks.outbox import may_want
+from licenseserver.domain.webhooks.scanner import SCANNED_TYPES, scan_expiries
 from licenseserver.domain.webhooks.worker import Deliverer
 from licenseserver.kit.http_metrics import MetricsMiddleware
 from licenseserver.kit.logs import access_lines_flushed
 from licenseserver.kit.metrics import SESSIONS_ENDED, tally_written
 from licenseserver.kit.slash_redirects import use_relative_slash_redirects
+from licenseserver.kit.timefmt import utc_today
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ async def sweep_sessions_forever(state: ApiState) -> None:
     while True:
         await asyncio.sleep(state.settings.session_sweep_seconds)
         try:
-            ended = await state.for_served_client(sweep_timed_out_sessions)
+            ended = await sweep_once(state)
         except Exception as exc:  # a sweep that fails is retried next round
             log.warning("session sweep failed: %s", type(exc).__name__)
             continue
@@ -54,6 +59,33 @@ def webhook_deliverer(state: ApiState) -> Deliverer:
     return Deliverer(state.db, rules, lambda conn: sealing_secret(conn, settings), settings.webhook_poll_seconds)
 
 
+async def sweep_once(state: ApiState) -> int:
+    """One sweep: one UPDATE on an autocommit connection, or, while session.ended may be wanted,
+    in a transaction with the events it writes (domain/webhooks/outbox.py)."""
+    if not may_want(SESSION_ENDED):
+        return await state.for_served_client(sweep_timed_out_sessions)
+    client = await state.clients.get()
+    if client is None:
+        return 0
+    async with state.db.transaction() as conn:
+        return await sweep_timed_out_sessions(conn, client)
+
+
+async def scan_expiries_forever(state: ApiState) -> None:
+    """license.expiring / license.expired now and then (domain/webhooks/scanner.py); nothing is
+    read while no endpoint wants them."""
+    while True:
+        await asyncio.sleep(state.settings.webhook_scan_seconds)
+        if not any(may_want(event_type) for event_type in SCANNED_TYPES):
+            continue
+        try:
+            async with state.db.transaction() as conn:
+                days = state.settings.webhook_expiring_days
+                await scan_expiries(conn, utc_today(), days, due_for_expiry_events)
+        except Exception as exc:  # a scan that fails is retried next round
+            log.warning("expiry scan failed: %s", type(exc).__name__)
+
+
 def create_api_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     state = ApiState.build(settings)
@@ -65,13 +97,16 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
         # collection walks only what requests leave behind instead of pausing every request for
         # tens of milliseconds (the open-loop p99 of bench/run_bench.py, docs/performance.md).
         gc.freeze()
-        sweeper = asyncio.create_task(sweep_sessions_forever(state))
-        deliverer = asyncio.create_task(webhook_deliverer(state).run_forever())
+        background = [
+            asyncio.create_task(sweep_sessions_forever(state)),
+            asyncio.create_task(scan_expiries_forever(state)),
+            asyncio.create_task(webhook_deliverer(state).run_forever()),
+        ]
         try:
             async with tally_written():
                 yield
         finally:
-            for task in (sweeper, deliverer):
+            for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

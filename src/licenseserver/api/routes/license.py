@@ -5,6 +5,8 @@ connection of a one-statement rule) and the domain rule runs on the connection i
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -21,9 +23,11 @@ from licenseserver.api.schemas import (
 )
 from licenseserver.api.state import api_state
 from licenseserver.db.sql import DUPLICATE_ROW, Database
-from licenseserver.domain.licensing import license_calls
+from licenseserver.domain.licensing import license_calls, webhook_events
 from licenseserver.domain.licensing.schemas import ActivateRequest, VerifyRequest
 from licenseserver.domain.signing.offline import CheckoutRequest, build_license_file
+from licenseserver.domain.webhooks.events import ACTIVATION_REFUSED
+from licenseserver.domain.webhooks.outbox import may_want
 from licenseserver.kit.docpatterns import LICENSE_KEY, padded
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
@@ -31,6 +35,7 @@ from licenseserver.kit.metrics import ACTIVATIONS, VERIFICATIONS
 from licenseserver.kit.validation import parse_body, parse_value, request_body_doc
 
 router = APIRouter(prefix="/api/license", tags=["License"])
+log = logging.getLogger(__name__)
 
 
 @router.post(
@@ -75,11 +80,26 @@ async def _activation(db: Database, body: ActivateRequest) -> license_calls.Acti
     if known is not None:
         return known
     try:
-        async with db.transaction() as conn:
-            return await license_calls.activate_new_on(conn, body)
-    except DUPLICATE_ROW:  # the same device activated by a concurrent request meanwhile
-        async with db.transaction() as conn:
-            return await license_calls.activate_on(conn, body)
+        try:
+            async with db.transaction() as conn:
+                return await license_calls.activate_new_on(conn, body)
+        except DUPLICATE_ROW:  # the same device activated by a concurrent request meanwhile
+            async with db.transaction() as conn:
+                return await license_calls.activate_on(conn, body)
+    except AppError as refusal:
+        if refusal.code == ErrorCode.ACTIVATION_LIMIT_REACHED and may_want(ACTIVATION_REFUSED):
+            await _tell_refused(db, body)
+        raise
+
+
+async def _tell_refused(db: Database, body: ActivateRequest) -> None:
+    """activation.refused, written on its own after the refused transaction rolled back. The
+    client gets its refusal even when this write fails: the refusal is the answer that matters."""
+    try:
+        async with db.autocommit() as conn:
+            await webhook_events.activation_refused(conn, body)
+    except Exception as exc:
+        log.warning("activation.refused not recorded: %s", type(exc).__name__)
 
 
 @router.post(

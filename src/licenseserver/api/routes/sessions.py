@@ -8,6 +8,8 @@ PostgreSQL (api/batched_calls.py)."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -21,19 +23,23 @@ from licenseserver.api.schemas import (
     errors,
 )
 from licenseserver.api.state import api_state
-from licenseserver.domain.licensing import sessions
+from licenseserver.db.sql import Database
+from licenseserver.domain.licensing import sessions, webhook_events
 from licenseserver.domain.licensing.session_schemas import (
     SessionEndRequest,
     SessionHeartbeatRequest,
     SessionStartRequest,
 )
-from licenseserver.kit.errors import AppError
+from licenseserver.domain.webhooks.events import SESSION_ENDED, SESSION_REFUSED
+from licenseserver.domain.webhooks.outbox import may_want
+from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.metrics import SESSIONS_ENDED, SESSIONS_REFUSED, SESSIONS_STARTED
 from licenseserver.kit.validation import parse_body, request_body_doc
 
 router = APIRouter(prefix="/api/license/session", tags=["Sessions"])
 NO_CLIENT = (503, "CLIENT_NOT_CONFIGURED")
+log = logging.getLogger(__name__)
 
 
 @router.post(
@@ -65,6 +71,8 @@ async def start(request: Request) -> Response:
             result = await sessions.start_session(conn, client, body)
     except AppError as refusal:
         SESSIONS_REFUSED.labels(str(refusal.code)).inc()
+        if refusal.code == ErrorCode.SESSION_CONFLICT and may_want(SESSION_REFUSED):
+            await _tell_refused(state.db, body)
         raise
     SESSIONS_STARTED.inc()
     return JsonResponse(result)
@@ -96,8 +104,21 @@ async def end(request: Request) -> Response:
     state = api_state(request)
     body = await parse_body(request, SessionEndRequest)
     client = await state.clients.require()
-    async with state.db.autocommit() as conn:  # one UPDATE; an ended session is read back as it is
+    # One UPDATE on an autocommit connection; while session.ended may be wanted, a transaction,
+    # so the event commits with the end (domain/webhooks/outbox.py).
+    unit = state.db.transaction() if may_want(SESSION_ENDED) else state.db.autocommit()
+    async with unit as conn:
         result, ended_now = await sessions.end_session(conn, client, body)
     if ended_now:
         SESSIONS_ENDED.labels(result["end_reason"]).inc()
     return JsonResponse(result)
+
+
+async def _tell_refused(db: Database, body: SessionStartRequest) -> None:
+    """session.refused, written on its own after the refused transaction rolled back. The client
+    gets its 409 even when this write fails."""
+    try:
+        async with db.autocommit() as conn:
+            await webhook_events.session_refused(conn, body)
+    except Exception as exc:
+        log.warning("session.refused not recorded: %s", type(exc).__name__)

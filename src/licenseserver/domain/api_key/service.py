@@ -11,6 +11,8 @@ import hmac
 import logging
 
 from licenseserver.db.sql import Connection, Database, Query
+from licenseserver.domain.webhooks.events import API_KEY_REGENERATED
+from licenseserver.domain.webhooks.outbox import emit
 from licenseserver.kit.keys import new_api_key
 from licenseserver.kit.timefmt import utc_now
 from licenseserver.kit.ttl import TtlValue
@@ -47,7 +49,10 @@ async def ensure_api_key(conn: Connection) -> str:
 
 
 async def regenerate_api_key(conn: Connection) -> str:
-    return str(await conn.fetchval(REPLACE_KEY, new_api_key(utc_now().year)))
+    key = str(await conn.fetchval(REPLACE_KEY, new_api_key(utc_now().year)))
+    # Only the format's prefix ("AF-2026-"): the key itself never leaves in an event.
+    await emit(conn, API_KEY_REGENERATED, {"key_prefix": key[:8]})
+    return key
 
 
 class ApiKeyCache:

@@ -19,7 +19,10 @@ from licenseserver.db.models import (
     LeadNote,
     LeadNoteVersion,
 )
+from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.leads.schemas import ContactCreate, DetailCreate, InstitutionCreate
+from licenseserver.domain.webhooks.events import LEAD_CREATED
+from licenseserver.domain.webhooks.outbox import emit
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.timefmt import utc_now
 
@@ -76,6 +79,8 @@ async def create_institution(session: AsyncSession, data: InstitutionCreate) -> 
     )
     session.add(institution)
     await session.flush()
+    told = {"kind": "institution", "institution_id": institution.id, **institution_snapshot(institution)}
+    await emit(await sql_connection(session), LEAD_CREATED, told)
     return institution
 
 
@@ -126,6 +131,8 @@ async def create_contact(session: AsyncSession, data: ContactCreate) -> LeadCont
     )
     session.add(contact)
     await session.flush()
+    told = {"kind": "contact", "contact_id": contact.id, **contact_snapshot(contact)}
+    await emit(await sql_connection(session), LEAD_CREATED, told)
     return contact
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import ClientCache
 from licenseserver.domain.licensing import license_statements as repo
+from licenseserver.domain.licensing import webhook_events
 from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import (
     device_not_activated,
@@ -79,6 +80,7 @@ async def _insert_if_room(conn: Connection, license_row: Row, request: ActivateR
     """The device added when the license has room for it (activation_limit's rule, in SQL)."""
     args = (license_row["id"], request.hardware_hash, request.machine_name, request.app_version)
     row = await repo.insert_activation_if_room(conn, *args, license_row["max_activations"])
+    await webhook_events.activation_created(conn, license_row, row)
     return None if row is None else ActivationOutcome(row, license_row["license_key"], already_active=False)
 
 

@@ -84,6 +84,10 @@ def expired_condition(today: date) -> ColumnElement[bool]:
     return License.valid_until < today
 
 
+def expired_sql(today_param: str, table: str = "licenses") -> str:
+    return f"{table}.valid_until < {today_param}"
+
+
 # ---- usable: active, not before valid_from, not after valid_until ---------------------------
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from licenseserver.db.sql import Connection, Row
 from licenseserver.domain.clients.service import Client, ClientCache
 from licenseserver.domain.licensing import session_statements as repo
+from licenseserver.domain.licensing import webhook_events
 from licenseserver.domain.licensing.locks import lock_license
 from licenseserver.domain.licensing.rules import device_not_activated, require_usable
 from licenseserver.domain.licensing.session_schemas import (
@@ -57,6 +58,7 @@ async def start_session(conn: Connection, client: Client, request: SessionStartR
     parallel starts take turns; the partial unique index on open sessions backs the rule up in
     the schema itself."""
     license_row = require_usable(await lock_license(conn, request.license_key), utc_today())
+    await webhook_events.end_timed_out_of_license(conn, license_row["id"], client.session_timeout)
     check = repo.start_check(conn, license_row["id"], request.hardware_hash, client.session_timeout)
     activation_id, held = await check
     if activation_id is None:
@@ -72,6 +74,7 @@ async def start_session(conn: Connection, client: Client, request: SessionStartR
         request.hardware_hash,
         request.version,
     )
+    await webhook_events.session_started(conn, license_row, row, request)
     return {
         "success": True,
         "message": "Session started",
@@ -127,6 +130,7 @@ async def end_session(
     says whether this call did the ending."""
     row = await repo.end_session(conn, request.session_token, client.session_timeout, reason)
     ended_now = row is not None
+    await webhook_events.session_ended(conn, row)
     if row is None:
         row = await repo.get_by_token(conn, request.session_token)
     if row is None:
@@ -136,7 +140,7 @@ async def end_session(
 
 async def sweep_timed_out_sessions(conn: Connection, client: Client) -> int:
     """End the sessions that stopped beating (one UPDATE); how many."""
-    return await repo.sweep_timed_out(conn, client.session_timeout)
+    return await webhook_events.sweep_timed_out(conn, client.session_timeout)
 
 
 async def count_live_sessions(conn: Connection, client: Client) -> int:

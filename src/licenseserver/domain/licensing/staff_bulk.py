@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licenseserver.db.models import Activation, ClientSession, License
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import Actor, record
+from licenseserver.domain.licensing import webhook_events
 from licenseserver.domain.licensing.locks import lock_licenses
 from licenseserver.domain.licensing.staff_edits import license_snapshot
 from licenseserver.domain.resources.service import release_resources_of_locked_licenses
@@ -62,6 +63,8 @@ async def set_active(session: AsyncSession, license_ids: Sequence[int], active: 
             before={"is_active": not active},
             after={"is_active": active},
         )
+        conn = await sql_connection(session)
+        await webhook_events.license_changed(conn, license_id, {"is_active": not active}, {"is_active": active})
     return len(changed_ids)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licenseserver.db.models import Activation, Customer, License
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.licensing import license_statements as licenses
+from licenseserver.domain.licensing import webhook_events
 from licenseserver.domain.licensing.license_calls import ActivationOutcome, activate_on
 from licenseserver.domain.licensing.locks import lock_license_by_id
 from licenseserver.domain.licensing.rules import license_not_found
@@ -141,7 +142,8 @@ async def deactivate_device(session: AsyncSession, license_id: int, device_id: i
     racing with the deactivation either finishes first (and its session is ended here) or sees
     the device inactive and is refused."""
     conn = await sql_connection(session)
-    if await lock_license_by_id(conn, license_id) is None:
+    license_row = await lock_license_by_id(conn, license_id)
+    if license_row is None:
         raise license_not_found()
     device = await session.scalar(
         select(Activation).where(Activation.id == device_id, Activation.license_id == license_id)
@@ -151,6 +153,7 @@ async def deactivate_device(session: AsyncSession, license_id: int, device_id: i
     if not device.is_active or not await licenses.deactivate_activation(conn, license_id, device_id):
         raise AppError(409, ErrorCode.CONFLICT, "Device is already deactivated")
     before = device_json(device)
+    await webhook_events.activation_deactivated(conn, license_row, {**before, "activated_at": device.activated_at})
     ended = await end_open_session_of_device(conn, license_id, device.hardware_hash)
     return Deactivation(before, None if ended is None else int(ended["id"]))
 

@@ -14,6 +14,7 @@ from licenseserver.db.models import Customer, License
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.audit.service import Actor, record
 from licenseserver.domain.fields import LicenseKey
+from licenseserver.domain.licensing import webhook_events
 from licenseserver.domain.licensing.activation_limit import count_active_devices, within_limit
 from licenseserver.domain.licensing.locks import lock_license_by_id
 from licenseserver.domain.licensing.rules import license_not_found
@@ -140,6 +141,7 @@ async def create_license(session: AsyncSession, data: LicenseCreate) -> License:
     except IntegrityError:
         # The same key saved by someone else between our check and our insert.
         raise _key_taken(key) from None
+    await webhook_events.license_created(await sql_connection(session), license_row)
     return license_row
 
 
@@ -195,6 +197,7 @@ async def update_license(session: AsyncSession, license_id: int, changes: dict[s
     before, after = await change_license(session, license_id, changes)
     if after:
         await record(session, actor, "update", "license", license_id, before=before, after=after)
+        await webhook_events.license_changed(await sql_connection(session), license_id, before, after)
     return bool(after)
 
 
@@ -206,4 +209,5 @@ async def toggle_license(session: AsyncSession, license_id: int, actor: Actor) -
     action = "activate" if license_row.is_active else "deactivate"
     state = {"before": {"is_active": not license_row.is_active}, "after": {"is_active": license_row.is_active}}
     await record(session, actor, action, "license", license_id, **state)
+    await webhook_events.license_changed(await sql_connection(session), license_id, **state)
     return license_row.is_active

@@ -20,6 +20,7 @@ from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.db.unit_of_work import sql_connection
 from licenseserver.domain.clients.service import current_session_timeout, session_timeout_expression
 from licenseserver.domain.licensing import session_statements as repo
+from licenseserver.domain.licensing import webhook_events
 from licenseserver.domain.licensing.session_rules import live_condition
 from licenseserver.domain.licensing.sessions import END_REASON_ADMIN, session_not_found
 from licenseserver.kit.errors import AppError, ErrorCode
@@ -132,6 +133,7 @@ async def end_session_by_staff(session: AsyncSession, session_id: int, license_i
     ended = await repo.end_session(conn, found["session_token"], await current_session_timeout(conn), END_REASON_ADMIN)
     if ended is None:
         raise AppError(409, ErrorCode.CONFLICT, "Session has already ended")
+    await webhook_events.session_ended(conn, ended)
     return ended
 
 
@@ -141,4 +143,6 @@ async def end_open_session_of_device(conn: Connection, license_id: int, hardware
     token = await conn.fetchval(OPEN_SESSION_OF_DEVICE, license_id, hardware_hash)
     if token is None:
         return None
-    return await repo.end_session(conn, token, await current_session_timeout(conn), END_REASON_ADMIN)
+    ended = await repo.end_session(conn, token, await current_session_timeout(conn), END_REASON_ADMIN)
+    await webhook_events.session_ended(conn, ended)
+    return ended

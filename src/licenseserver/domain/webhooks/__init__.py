@@ -1,1 +1,2 @@
-"""Webhooks: the event outbox, the endpoints that subscribe to it, and the deliverer (CONTRACT.md §9)."""
+"""Webhooks: the events the server tells of, the outbox they are written to, the endpoints that
+subscribe to them, and the deliverer (CONTRACT.md §9)."""
