@@ -47,10 +47,12 @@ class BatchedCalls:
                 return await sessions.heartbeat(conn, client, request)
         return sessions.heartbeat_json(await self.heartbeats.ask((request, client)), client)
 
+    # Both batches write freshness stamps only, so their commits skip the WAL flush wait
+    # (Database.autocommit_unflushed; docs/performance.md, "Verify's tail and the durable writes").
     async def _verify_many(self, requests: list[VerifyRequest]) -> list[Row | None]:
-        async with self.db.autocommit() as conn:
+        async with self.db.autocommit_unflushed() as conn:
             return await license_calls.verify_many_on(conn, requests)
 
     async def _heartbeat_many(self, asked: list[tuple[SessionHeartbeatRequest, Client]]) -> list[Row | None]:
-        async with self.db.autocommit() as conn:
+        async with self.db.autocommit_unflushed() as conn:
             return await sessions.heartbeat_many_on(conn, asked)
