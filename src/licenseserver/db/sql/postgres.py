@@ -28,6 +28,9 @@ class PgConnection(Connection):
     async def execute(self, query: Query, *args: Any) -> None:
         await self.raw.execute(query.render(self.dialect), *args)
 
+    async def execute_many(self, query: Query, rows: Sequence[tuple[Any, ...]]) -> None:
+        await self.raw.executemany(query.render(self.dialect), rows)
+
 
 # The connections that write freshness stamps only: their commits do not wait for the WAL flush.
 STAMP_SETTINGS = {"synchronous_commit": "off"}

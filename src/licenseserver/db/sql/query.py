@@ -63,6 +63,10 @@ class Connection(ABC):
     @abstractmethod
     async def execute(self, query: Query, *args: Any) -> None: ...
 
+    @abstractmethod
+    async def execute_many(self, query: Query, rows: Sequence[tuple[Any, ...]]) -> None:
+        """`execute` once per row of arguments, in one call to the driver."""
+
     async def fetchval(self, query: Query, *args: Any) -> Any:
         row = await self.fetchrow(query, *args)
         return None if row is None else next(iter(row.values()))

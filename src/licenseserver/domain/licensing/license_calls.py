@@ -120,11 +120,23 @@ def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:
 
 
 async def verify_on(conn: Connection, request: VerifyRequest) -> Row | AppError:
-    """The license row when this device may run it now (its heartbeat refreshed), or why not.
-    On PostgreSQL a valid verify is one statement, so the caller needs no transaction."""
+    """The license row when this device may run it now (its heartbeat refreshed), or why not."""
+    checked, refresh = await verify_read_on(conn, request)
+    if refresh is not None:
+        await repo.refresh_activations(conn, [refresh])
+    return checked
+
+
+async def verify_read_on(conn: Connection, request: VerifyRequest) -> tuple[Row | AppError, repo.Refresh | None]:
+    """`verify_on`'s answer, and the refresh it must write (None when the device is fresh): the
+    caller writes it, with other verifies' refreshes (`refresh_activations_on`) on SQLite."""
     today = utc_today()
-    row = await repo.verify_and_refresh(conn, request.license_key, request.hardware_hash, request.app_version, today)
-    return row if row is not None else await _verify_refusal(conn, request, today)
+    row, refresh = await repo.verify_match(conn, request.license_key, request.hardware_hash, request.app_version, today)
+    return (row if row is not None else await _verify_refusal(conn, request, today)), refresh
+
+
+async def refresh_activations_on(conn: Connection, refreshes: Sequence[repo.Refresh]) -> None:
+    await repo.refresh_activations(conn, refreshes)
 
 
 async def verify_many_on(conn: Connection, requests: Sequence[VerifyRequest]) -> list[Row | None]:
