@@ -37,6 +37,7 @@ class Result:
     raw: dict[str, Any] = field(default_factory=dict)
     server_cpu_us: float | None = None  # per request, the server's processes
     database_cpu_us: float | None = None  # per request, the PostgreSQL backends of the bench database
+    rows_written: int | None = None  # verify scenarios: devices the run refreshed (a write each)
 
 
 def wrk_command(script: str, url: str, load: Load, duration: int, script_args: list[str]) -> list[str]:

@@ -41,6 +41,7 @@ class OpenLoopResult:
     p999_ms: float
     max_ms: float
     counters: dict[str, int] = field(default_factory=dict)
+    rows_written: int | None = None  # verify scenarios: devices the run refreshed (a write each)
 
 
 def percentile(ordered: list[float], share: float) -> float:

@@ -17,7 +17,17 @@ from closed_loop import Load, Result, run_wrk, to_result, wrk_command
 from open_loop import run_constant_rate
 from profiling import finish_recording, start_recording
 from report import Pair, Summary, load_average
-from scenarios import BASELINE, BY_KEY, SCENARIOS, Scenario, Setting, prepare, script_args
+from scenarios import (
+    BASELINE,
+    BY_KEY,
+    SCENARIOS,
+    Scenario,
+    Setting,
+    database_clock,
+    prepare,
+    rows_written,
+    script_args,
+)
 from servers import BENCH_DIR, CLEAN_EXITS, HOST, CpuMeter, Server, database_backends, process_tree, resident_mib
 from traffic import traffic_for
 
@@ -46,7 +56,7 @@ class Run:
 
     @property
     def setting(self) -> Setting:
-        return Setting(self.database_url, self.scale, self.data_dir)
+        return Setting(self.database_url, self.scale, self.data_dir, self.workdir / "sqlite-bench.db")
 
     def next_tag(self) -> str:
         self.runs += 1
@@ -71,11 +81,13 @@ def measure(run: Run, scenario: Scenario, server: Server, duration: int) -> Resu
     command = wrk_command(scenario.script, server.url + scenario.path, run.load, duration, arguments)
     server_cpu = CpuMeter(lambda: process_tree(server.pid))
     database_cpu = CpuMeter(lambda: database_backends(run.options.admin_url, run.options.database))
+    started = database_clock(scenario, run.setting)
     server_cpu.start()
     database_cpu.start()
     raw = run_wrk(command, duration, run.workdir / f"wrk-{run.runs:03d}-{scenario.key}.txt")
     server_seconds, database_seconds = server_cpu.stop(), database_cpu.stop()
     result = to_result(scenario.key, raw)
+    result.rows_written = rows_written(scenario, run.setting, started)
     if result.requests:
         result.server_cpu_us = 1e6 * server_seconds / result.requests
         if server.name == "api":  # SQLite runs inside the server's process
@@ -97,9 +109,12 @@ def run_pairs(run: Run, scenario: Scenario, servers: dict[str, Server]) -> Summa
         pair = Pair(number, busy, baseline, result)
         summary.pairs.append(pair)
         ratio = f"{pair.ratio:.3f}" if pair.ratio is not None else "–"
+        writes = ""
+        if result.rows_written is not None and result.requests:
+            writes = f", writes/request {result.rows_written / result.requests:.2f}"
         say(
             f"  baseline {baseline.requests_per_second:,.0f} req/s, {scenario.key} {result.requests_per_second:,.0f}"
-            f" req/s, ratio {ratio}"
+            f" req/s, ratio {ratio}{writes}"
         )
     if scenario.data:
         summary.pool_rows = run.pool_rows.get(scenario.data)
@@ -120,12 +135,15 @@ def run_open_loop(run: Run, summary: Summary, server: Server) -> None:
     prepare(scenario, run.setting)
     traffic = traffic_for(scenario, HOST, run.api_keys.get(server.name, ""), run.data_dir, run.next_tag())
     port = int(server.url.rsplit(":", 1)[1])
+    started = database_clock(scenario, run.setting)
     result = run_constant_rate(HOST, port, traffic, rate, seconds, run.options.latency_connections)
+    result.rows_written = rows_written(scenario, run.setting, started)
     summary.open_loop = result
     summary.resident_mib = resident_mib(process_tree(server.pid))
+    writes = f", writes/request {result.rows_written / result.requests:.2f}" if result.rows_written is not None else ""
     say(
         f"  achieved {result.achieved_rate:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
-        f" p99.9 {result.p999_ms:.2f} ms, errors {result.errors}"
+        f" p99.9 {result.p999_ms:.2f} ms, errors {result.errors}{writes}"
     )
     if not server.alive():
         run.problems.append(f"{server.name} server died during the open-loop {scenario.key}")

@@ -68,6 +68,19 @@ class Summary:
         if self.scenario.key == "activate" and counters.get("refreshed"):
             made = counters.get("created", 0) + counters["refreshed"]
             text += f"; only {counters.get('created', 0) / made:.0%} new (free slots ran out)"
+        if self.scenario.devices_seen:
+            text += f"; devices {self.scenario.devices_seen}; {self._writes()}"
+        return text
+
+    def _writes(self) -> str:
+        """Writes per request as measured (the database's count of refreshed devices), closed
+        loop and open loop: the mix each actually ran, not the one it was meant to run."""
+        closed = [(p.scenario.rows_written, p.scenario.requests) for p in self.pairs]
+        written, asked = sum(w or 0 for w, _ in closed), sum(n for _, n in closed)
+        text = f"writes/request closed {written / asked:.2f}" if asked else "writes/request closed –"
+        o = self.open_loop
+        if o is not None and o.rows_written is not None and o.requests:
+            text += f", open {o.rows_written / o.requests:.2f}"
         return text
 
     def as_json(self) -> dict[str, Any]:

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import seed
+import seed_sqlite
+
+# How recently a verify scenario's devices were last seen before each of its runs (its mix).
+SEEN_NOW = "seen within the minute: every verify reads only"
+SEEN_YESTERDAY = "seen a day ago: every first verify writes"
 
 
 @dataclass(frozen=True)
@@ -18,11 +23,25 @@ class Scenario:
     path: str
     data: str | None = None  # pool file of the run's data directory
     note: str = ""
+    devices_seen: str = ""  # verify scenarios: SEEN_NOW or SEEN_YESTERDAY, set before each run
 
 
 BASELINE = Scenario("baseline", "baseline", "baseline", "baseline.lua", "/", note="GET /, Starlette JSONResponse")
 SCENARIOS = (
-    Scenario("verify", "verify", "api", "verify.lua", "/api/license/verify", "verify.tsv", "key/device pairs"),
+    Scenario(
+        "verify", "verify", "api", "verify.lua", "/api/license/verify", "verify.tsv", "key/device pairs", SEEN_NOW
+    ),
+    # The same verifies when each is the device's first of the day: each writes its refresh.
+    Scenario(
+        "verify-stale",
+        "verify, first of the day",
+        "api",
+        "verify.lua",
+        "/api/license/verify",
+        "verify.tsv",
+        "key/device pairs",
+        SEEN_YESTERDAY,
+    ),
     # The same verifies with Accept-Signature: the cost of a signed answer (docs/signatures.md).
     Scenario(
         "signed-verify",
@@ -32,6 +51,7 @@ SCENARIOS = (
         "/api/license/verify",
         "verify.tsv",
         "key/device pairs, Accept-Signature on each",
+        SEEN_NOW,
     ),
     Scenario(
         "reactivate",
@@ -77,6 +97,17 @@ SCENARIOS = (
         "/api/license/verify",
         "verify.tsv",
         "key/device pairs, SQLite file",
+        SEEN_NOW,
+    ),
+    Scenario(
+        "sqlite-verify-stale",
+        "verify (SQLite), first of the day",
+        "api-sqlite",
+        "verify.lua",
+        "/api/license/verify",
+        "verify.tsv",
+        "key/device pairs, SQLite file",
+        SEEN_YESTERDAY,
     ),
 )
 BY_KEY = {s.key: s for s in SCENARIOS}
@@ -89,6 +120,7 @@ class Setting:
     database_url: str
     scale: seed.Scale
     data_dir: Path
+    sqlite_path: Path | None = None  # the "verify (SQLite)" scenarios' file
 
 
 def prepare(scenario: Scenario, setting: Setting) -> int | None:
@@ -102,7 +134,31 @@ def prepare(scenario: Scenario, setting: Setting) -> int | None:
         seed.end_open_sessions(setting.database_url, setting.scale, "session")
     if scenario.key == "activate":
         return seed.export_free_slots(setting.database_url, setting.scale, setting.data_dir)
+    if scenario.devices_seen:
+        stale = scenario.devices_seen == SEEN_YESTERDAY
+        if scenario.server == "api-sqlite" and setting.sqlite_path is not None:
+            seed_sqlite.set_verify_devices_seen(setting.sqlite_path, setting.scale, stale)
+        else:
+            seed.set_verify_devices_seen(setting.database_url, setting.scale, stale)
     return None
+
+
+def database_clock(scenario: Scenario, setting: Setting) -> object:
+    """The clock of the scenario's database now (verify scenarios only), for `rows_written`."""
+    if not scenario.devices_seen:
+        return None
+    if scenario.server == "api-sqlite" and setting.sqlite_path is not None:
+        return seed_sqlite.sqlite_now(setting.sqlite_path)
+    return seed.database_now(setting.database_url)
+
+
+def rows_written(scenario: Scenario, setting: Setting, since: object) -> int | None:
+    """Devices a verify run refreshed since `since` (a device is written at most once a minute)."""
+    if since is None:
+        return None
+    if scenario.server == "api-sqlite" and setting.sqlite_path is not None:
+        return seed_sqlite.verify_devices_written_since(setting.sqlite_path, setting.scale, str(since))
+    return seed.verify_devices_written_since(setting.database_url, setting.scale, since)
 
 
 def script_args(scenario: Scenario, data_dir: Path, api_key: str, threads: int, tag: str) -> list[str]:

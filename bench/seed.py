@@ -239,6 +239,46 @@ def export_free_slots(url: str, scale: Scale, out_dir: Path) -> int:
     return _write_tsv(rows, out_dir / "activate-new.tsv")
 
 
+# A verify writes only when the device's last heartbeat is older than 60 s (CONTRACT.md section 5),
+# so a verify run's mix of reads and writes is set by how recently its devices were seen. Set
+# before every run of a verify scenario, so its closed-loop capacity and its open loop at half
+# that capacity meet the same mix (docs/performance.md, "Verify's tail and the durable writes").
+SEEN_JUST_NOW = "now()"
+SEEN_YESTERDAY = "now() - interval '1 day'"
+
+
+def set_verify_devices_seen(url: str, scale: Scale, stale: bool) -> None:
+    """Every device of the verify pool seen just now (each verify of the next minute reads only)
+    or a day ago (each first verify writes, as a program's first start of the day does); then the
+    VACUUM autovacuum would soon run, so the stamp's dead rows do not burden the run."""
+    pool = pools(scale)["verify"]
+    when = SEEN_YESTERDAY if stale else SEEN_JUST_NOW
+    with connect(url) as conn:
+        conn.execute(
+            f"UPDATE activations SET last_heartbeat = {when} WHERE license_id BETWEEN %s AND %s",
+            (pool.first, pool.last),
+        )
+        conn.execute("VACUUM activations")
+
+
+def database_now(url: str) -> Any:
+    with connect(url) as conn:
+        row = conn.execute("SELECT now()").fetchone()
+    return row[0] if row else None
+
+
+def verify_devices_written_since(url: str, scale: Scale, since: Any) -> int:
+    """Devices of the verify pool whose row a verify wrote since `since` (each at most once a
+    minute: a run's writes, counted from the database rather than guessed)."""
+    pool = pools(scale)["verify"]
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM activations WHERE license_id BETWEEN %s AND %s AND last_heartbeat >= %s",
+            (pool.first, pool.last, since),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _write_tsv(rows: list[tuple[Any, ...]], path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join("\t".join(str(v) for v in row) + "\n" for row in rows))

@@ -48,6 +48,45 @@ def create(postgres_url: str, path: Path) -> str:
     return api_key
 
 
+# SQLite's form of seed.SEEN_JUST_NOW / SEEN_YESTERDAY, in the text form the API stores.
+_SEEN = {False: "strftime('%Y-%m-%d %H:%M:%f000', 'now')", True: "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 day')"}
+
+
+def set_verify_devices_seen(path: Path, scale: seed.Scale, stale: bool) -> None:
+    """seed.set_verify_devices_seen on the SQLite copy (the same license ids)."""
+    pool = seed.pools(scale)["verify"]
+    target = sqlite3.connect(path, timeout=30)
+    try:
+        target.execute(
+            f"UPDATE activations SET last_heartbeat = {_SEEN[stale]} WHERE license_id BETWEEN ? AND ?",
+            (pool.first, pool.last),
+        )
+        target.commit()
+    finally:
+        target.close()
+
+
+def sqlite_now(path: Path) -> str:
+    target = sqlite3.connect(path, timeout=30)
+    try:
+        return str(target.execute(f"SELECT {_SEEN[False]}").fetchone()[0])
+    finally:
+        target.close()
+
+
+def verify_devices_written_since(path: Path, scale: seed.Scale, since: str) -> int:
+    pool = seed.pools(scale)["verify"]
+    target = sqlite3.connect(path, timeout=30)
+    try:
+        row = target.execute(
+            "SELECT count(*) FROM activations WHERE license_id BETWEEN ? AND ? AND last_heartbeat >= ?",
+            (pool.first, pool.last, since),
+        ).fetchone()
+    finally:
+        target.close()
+    return int(row[0])
+
+
 def _copy_table(source: psycopg.Connection[tuple[Any, ...]], target: sqlite3.Connection, table: str) -> None:
     wanted = [row[1] for row in target.execute(f"PRAGMA table_info({table})")]
     cursor = source.execute(f"SELECT * FROM {table} LIMIT 0")

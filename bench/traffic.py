@@ -163,12 +163,14 @@ class Session(Traffic):
 KINDS: dict[str, type[Traffic]] = {
     "baseline": Traffic,
     "verify": Verify,
+    "verify-stale": Verify,
     "signed-verify": SignedVerify,
     "reactivate": Reactivate,
     "activate": NewDevice,
     "heartbeat": Heartbeat,
     "session": Session,
     "sqlite-verify": Verify,
+    "sqlite-verify-stale": Verify,
 }
 
 

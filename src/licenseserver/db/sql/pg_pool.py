@@ -48,6 +48,11 @@ class ConnectionPool:
         self._lent.add(connection)
         return connection
 
+    @property
+    def opened(self) -> int:
+        """Connections the pool holds now, lent or idle."""
+        return len(self._lent) + len(self._idle)
+
     def _take_idle(self) -> asyncpg.Connection | None:
         while self._idle:
             # Newest first: the busiest connections stay warm, the others may be closed by the server.

@@ -63,6 +63,10 @@ class Connection(ABC):
     @abstractmethod
     async def execute(self, query: Query, *args: Any) -> None: ...
 
+    @abstractmethod
+    async def execute_many(self, query: Query, rows: Sequence[tuple[Any, ...]]) -> None:
+        """`execute` once per row of arguments, in one call to the driver."""
+
     async def fetchval(self, query: Query, *args: Any) -> Any:
         row = await self.fetchrow(query, *args)
         return None if row is None else next(iter(row.values()))
@@ -86,3 +90,14 @@ class Database(ABC):
 
     @abstractmethod
     def transaction(self) -> Any: ...
+
+    def autocommit_unflushed(self) -> Any:
+        """`autocommit()` for statements that only write freshness stamps (verify's refresh of a
+        device's last_heartbeat and app_version, a session's heartbeat): their commit need not wait
+        for the write-ahead log to reach the disk. A crash may lose the stamps of its last fraction
+        of a second, which the client's next call writes again (CONTRACT.md section 5 lets
+        last_heartbeat lag by 60 s); never an acknowledged activation, session start or end, or any
+        staff write, which stay on `autocommit()` and `transaction()`. PostgreSQL runs them with
+        synchronous_commit off; SQLite in WAL mode with synchronous=NORMAL already commits
+        without a sync, so there it is `autocommit()`."""
+        return self.autocommit()

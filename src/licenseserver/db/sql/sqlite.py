@@ -54,17 +54,27 @@ class SqliteConnection(Connection):
     async def execute(self, query: Query, *args: Any) -> None:
         await self.raw.execute(query.render(self.dialect), args)
 
+    async def execute_many(self, query: Query, rows: Sequence[tuple[Any, ...]]) -> None:
+        # One trip to the thread for every row; outside a transaction each row commits on its own.
+        await self.raw.executemany(query.render(self.dialect), rows)
+
 
 class SqliteAutocommitConnection(SqliteConnection):
     """Outside a transaction a SELECT reads through `reader`, a second connection the event loop
     uses directly: in WAL mode a reader never waits for a writer, and a short indexed read costs
     far less than the trip to aiosqlite's thread and back (docs/performance.md). Writes, and a
     read the reader cannot take at once (a rare SQLITE_BUSY during a checkpoint), go through the
-    thread, so the loop never waits on a lock."""
+    thread, so the loop never waits on a lock.
 
-    def __init__(self, raw: aiosqlite.Connection, reader: sqlite3.Connection) -> None:
+    Only what goes through the thread takes the database's lock, one statement at a time (each
+    commits on its own): a verify that only reads never queues behind another request's write, a
+    commit's checkpoint or an open transaction (bench/run_bench.py, "verify (SQLite)": the stale
+    verifies' writes held every read behind them)."""
+
+    def __init__(self, raw: aiosqlite.Connection, reader: sqlite3.Connection, lock: asyncio.Lock) -> None:
         super().__init__(raw)
         self.reader = reader
+        self.lock = lock
 
     async def _rows(self, query: Query, args: tuple[Any, ...]) -> tuple[list[str], Sequence[Any]]:
         sql = query.render(self.dialect)
@@ -78,7 +88,16 @@ class SqliteAutocommitConnection(SqliteConnection):
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise
-        return await super()._rows(query, args)
+        async with self.lock:
+            return await super()._rows(query, args)
+
+    async def execute(self, query: Query, *args: Any) -> None:
+        async with self.lock:
+            await super().execute(query, *args)
+
+    async def execute_many(self, query: Query, rows: Sequence[tuple[Any, ...]]) -> None:
+        async with self.lock:
+            await super().execute_many(query, rows)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -87,7 +106,8 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class SqliteDatabase(Database):
-    """One connection, used by one task at a time: SQLite runs one writer per file anyway."""
+    """One connection, used by one task at a time (a transaction holds the lock throughout, an
+    autocommit statement while it runs): SQLite runs one writer per file anyway."""
 
     dialect = "sqlite"
 
@@ -135,10 +155,10 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[Connection]:
-        async with self._lock:
-            if self._reader is None:
-                raise RuntimeError("database is not open")
-            yield SqliteAutocommitConnection(self.raw, self._reader)
+        # No lock here: the connection takes it for each statement that goes to the thread.
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        yield SqliteAutocommitConnection(self.raw, self._reader, self._lock)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

@@ -121,17 +121,22 @@ def activation_json(row: Row, license_key: str | None = None) -> dict[str, Any]:
     return body
 
 
-async def verify_on(conn: Connection, request: VerifyRequest) -> Row | AppError:
-    """The license row when this device may run it now (its heartbeat refreshed), or why not.
-    On PostgreSQL a valid verify is one statement, so the caller needs no transaction."""
+async def verify_read_on(conn: Connection, request: VerifyRequest) -> tuple[Row | AppError, repo.Refresh | None]:
+    """The license row when this device may run it now, or why not; and the refresh of its
+    heartbeat and version to write (None when the device is fresh), which the caller writes with
+    the other verifies' refreshes of its turn (`refresh_activations_on`; SQLite, one at a time)."""
     today = utc_today()
-    row = await repo.verify_and_refresh(conn, request.license_key, request.hardware_hash, request.app_version, today)
-    return row if row is not None else await _verify_refusal(conn, request, today)
+    row, refresh = await repo.verify_match(conn, request.license_key, request.hardware_hash, request.app_version, today)
+    return (row if row is not None else await _verify_refusal(conn, request, today)), refresh
+
+
+async def refresh_activations_on(conn: Connection, refreshes: Sequence[repo.Refresh]) -> None:
+    await repo.refresh_activations(conn, refreshes)
 
 
 async def verify_many_on(conn: Connection, requests: Sequence[VerifyRequest]) -> list[Row | None]:
-    """`verify_on` for many requests in one statement (PostgreSQL): the license row where the
-    device may run it now, None where not (`verify_refusal_on` says why)."""
+    """`verify_read_on` for many requests in one statement (PostgreSQL), refreshes included: the
+    license row where the device may run it now, None where not (`verify_refusal_on` says why)."""
     asked = [(r.license_key, r.hardware_hash, r.app_version) for r in requests]
     return await repo.verify_and_refresh_many(conn, asked, utc_today())
 

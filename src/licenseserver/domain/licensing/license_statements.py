@@ -132,15 +132,24 @@ async def deactivate_activation(conn: Connection, license_id: int, activation_id
     return await conn.fetchrow(DEACTIVATE_ACTIVATION, activation_id, license_id) is not None
 
 
-async def verify_and_refresh(
+# What a verify that matched must write: (activation id, asked app version), or None.
+Refresh = tuple[int, str | None]
+
+
+async def verify_match(
     conn: Connection, license_key: str, hardware_hash: str, app_version: str | None, today: date
-) -> Row | None:
-    """The license's key, valid_until and max_users when this device may run it now (the device's
-    heartbeat and version refreshed when stale or changed); None otherwise."""
+) -> tuple[Row | None, Refresh | None]:
+    """The license's key, valid_until and max_users when this device may run it now (None
+    otherwise), and the refresh to write when the device is stale or its version changed."""
     row = await conn.fetchrow(VERIFY_MATCH, license_key, hardware_hash, today, VERIFY_WRITE_AFTER_SECONDS)
     if row is not None and (row["stale"] or (app_version is not None and app_version != row["app_version"])):
-        await conn.execute(REFRESH_ACTIVATION, row["activation_id"], app_version)
-    return row
+        return row, (row["activation_id"], app_version)
+    return row, None
+
+
+async def refresh_activations(conn: Connection, refreshes: Sequence[Refresh]) -> None:
+    """Write verify's refreshes (last_heartbeat now, the asked version), in one call to the driver."""
+    await conn.execute_many(REFRESH_ACTIVATION, refreshes)
 
 
 async def verify_and_refresh_many(
