@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
-    # Webhooks (docs/webhook-delivery.md): deliver to loopback, private and link-local addresses
-    # too (a receiver on the same host or network); refused by default.
+    # Webhook receivers on loopback, private, link-local or metadata addresses (kit/safe_targets.py):
+    # refused unless the operator allows them (receivers on the installation's own network; tests).
     webhook_allow_private: bool = False
     # One delivery attempt, redirects included, ends after this long; the receiver's answer is late.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
@@ -54,9 +54,6 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Sign every License API answer, not only those whose request carries Accept-Signature.
     sign_all_responses: bool = False
-    # Webhook receivers on loopback, private, link-local or metadata addresses (kit/safe_targets.py):
-    # refused unless the operator allows them (receivers on the installation's own network; tests).
-    webhook_allow_private: bool = False
     # license.expiring goes out this many days before a license's valid_until (once per end date).
     webhook_expiring_days: int = Field(default=7, ge=1, le=365)
     # How often the API process looks for licenses due for license.expiring / license.expired.
