@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from licenseserver.api.docs import serve_docs_locally
 from licenseserver.api.errors import install_error_handlers
-from licenseserver.api.front import ClientFront, ClientRoute, Endpoint
+from licenseserver.api.front import ClientFront, ClientRoute, Endpoint, FrontedApi
 from licenseserver.api.guard import PROTECTED_PREFIX
 from licenseserver.api.links import add_links
 from licenseserver.api.middleware import ApiGuardMiddleware
@@ -86,7 +86,7 @@ async def scan_expiries_forever(state: ApiState) -> None:
             log.warning("expiry scan failed: %s", type(exc).__name__)
 
 
-def create_api_app(settings: Settings | None = None) -> FastAPI:
+def create_api_app(settings: Settings | None = None) -> FrontedApi:
     settings = settings or get_settings()
     state = ApiState.build(settings)
 
@@ -114,7 +114,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
             await state.limiter.close()
             access_lines_flushed()
 
-    app = FastAPI(
+    app = FrontedApi(
         title="V2 License Server — License API",
         version="1.0",
         description="Activate, verify and hold sessions for licensed desktop programs.",
@@ -134,9 +134,9 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, app_name="api", trusted_proxies=state.trusted_proxies)
     # It signs whatever any layer inside answers (docs/signatures.md).
     app.add_middleware(SignedAnswerMiddleware, keys=state.signing, sign_all=settings.sign_all_responses)
-    # Added last, so outermost: the clients' calls are answered here in one layer (api/front.py).
+    # Ahead of every layer above: the clients' calls are answered here in one layer (api/front.py).
     client_endpoints = client_routes((license.router, sessions.router, versions.router))
-    app.add_middleware(ClientFront, state=state, routes=client_endpoints, sign_all=settings.sign_all_responses)
+    app.front = ClientFront(state, client_endpoints, sign_all=settings.sign_all_responses)
     app.openapi = lambda: _openapi_with_api_key(app)  # type: ignore[method-assign]
     return app
 

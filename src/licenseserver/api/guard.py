@@ -91,7 +91,12 @@ async def refusal_for(state: ApiState, scope: Scope, headers: RequestHeaders) ->
     if refusal is not None or not scope["path"].startswith(PROTECTED_PREFIX):
         return refusal
     limits = await state.rate_limits.get()
-    verdict = await state.limiter.hit("api", client_address(scope, state.trusted_proxies), limits.api_per_minute)
+    limiter, address = state.limiter, client_address(scope, state.trusted_proxies)
+    # Counted in this process: a plain call, no await (docs/performance.md); in Redis: awaited.
+    if limiter.shares_counts:
+        verdict = await limiter.hit("api", address, limits.api_per_minute)
+    else:
+        verdict = limiter.count("api", address, limits.api_per_minute)
     if not verdict.allowed:
         RATE_LIMITED.labels("api").inc()
         body = orjson.dumps(error_body(429, ErrorCode.RATE_LIMITED, "Too many requests, slow down"))

@@ -25,12 +25,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from licenseserver.config import Settings
 from licenseserver.kit.metrics import RATE_LIMIT_FALLBACKS
-from licenseserver.kit.ratelimit import RateLimiter, Verdict
+from licenseserver.kit.ratelimit import ALLOWED, RateLimiter, RateLimitItems, Verdict, seconds_until
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,14 +42,38 @@ SHARED_STORE_FAILURES = (RedisError, OSError, TimeoutError)
 STORAGE_SCHEMES = {"redis": "async+redis", "rediss": "async+rediss", "unix": "async+redis+unix"}
 
 
+class RedisCounts:
+    """The same sliding-window counter as RateLimiter's, kept in Redis (`limits`' asyncio strategy):
+    each hit's count and check are one Lua script, so parallel hits never pass the limit together."""
+
+    def __init__(self, storage: RedisStorage) -> None:
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._item = RateLimitItems()
+
+    async def hit(self, scope: str, key: str, per_minute: int) -> Verdict:
+        item = self._item(per_minute)
+        if await self._limiter.hit(item, scope, key):
+            return ALLOWED
+        stats = await self._limiter.get_window_stats(item, scope, key)
+        return Verdict(False, seconds_until(stats.reset_time))
+
+    async def exhausted(self, scope: str, key: str, per_minute: int) -> bool:
+        return not await self._limiter.test(self._item(per_minute), scope, key)
+
+    async def give_back(self, scope: str, key: str, per_minute: int) -> None:
+        await self._limiter.hit(self._item(per_minute), scope, key, cost=-1)
+
+
 class SharedRateLimiter(RateLimiter):
     """Counts in Redis; the in-process counting it inherits stands in while Redis does not answer."""
+
+    shares_counts = True
 
     def __init__(
         self, storage: RedisStorage, pool: ConnectionPool, name: str, timeout_seconds: float, retry_seconds: float
     ) -> None:
         super().__init__()
-        self._shared = RateLimiter(storage)
+        self._shared = RedisCounts(storage)
         self._pool = pool
         self._name = name
         self._timeout_seconds = timeout_seconds
@@ -80,7 +105,7 @@ class SharedRateLimiter(RateLimiter):
             await super().give_back(scope, key, per_minute, reserved)
             return
         # Redis away now: the attempt stays counted there, which errs on the side of refusing.
-        await self._ask_redis(lambda: self._shared.give_back(scope, key, per_minute, reserved))
+        await self._ask_redis(lambda: self._shared.give_back(scope, key, per_minute))
 
     async def exhausted(self, scope: str, key: str, per_minute: int) -> bool:
         # Attempts counted here while Redis was away keep counting once it is back.
