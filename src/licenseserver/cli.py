@@ -35,10 +35,17 @@ admin_app = typer.Typer(help="Manage staff accounts of the admin panel.", no_arg
 app.add_typer(admin_app, name="admin")
 signing_key_app = typer.Typer(help="Rotate, list or retire the keys that sign answers.", no_args_is_help=True)
 app.add_typer(signing_key_app, name="signing-key")
+token_app = typer.Typer(help="Create, list or revoke management API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 CLI_ACTOR = "cli"
+
+
+class TokenScopeOption(StrEnum):
+    read = "read"
+    write = "write"
 
 
 class Service(StrEnum):
@@ -273,6 +280,70 @@ def signing_key_retire(kid: Annotated[str, typer.Argument(help="The kid of a pre
     prepare_or_exit(settings)
     run_sql(settings, lambda conn: retire_key(conn, kid))
     typer.echo(f"Signing key {kid} retired.")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. the shop's name")],
+    scope: Annotated[TokenScopeOption, typer.Option(help="read, or write (read and change)")],
+    expires_days: Annotated[int | None, typer.Option(help="Expire after this many days (default never)")] = None,
+) -> None:
+    """Create a management API token; prints JSON with "id" and "token" (shown this once only)."""
+    from licenseserver.domain.audit.service import Actor, record
+    from licenseserver.domain.tokens.service import NewToken, TokenCreate, create_token, token_snapshot
+
+    settings = settings_or_exit()
+    data = parse_or_exit(TokenCreate, name=name, scope=scope.value, expires_days=expires_days)
+    prepare_or_exit(settings)
+    secret = secret_key(settings)
+
+    async def create(session: AsyncSession) -> NewToken:
+        made = await create_token(session, secret, data, CLI_ACTOR)
+        await record(session, Actor(CLI_ACTOR), "create", "api_token", made.id, after=token_snapshot(made))
+        return made
+
+    made = run_orm(settings, create)
+    print_json(
+        {
+            "id": made.id,
+            "token": made.token,
+            "name": made.name,
+            "scope": made.scope,
+            "prefix": made.prefix,
+            "expires_at": iso_utc(made.expires_at),
+        }
+    )
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """One token a line as JSON (id, name, prefix, scope, created, last used, expires, revoked); never the secret."""
+    from licenseserver.domain.tokens.service import list_tokens
+
+    settings = settings_or_exit()
+    prepare_or_exit(settings)
+    for token in run_orm(settings, list_tokens):
+        print_json(token.as_json())
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id (token list)")]) -> None:
+    """Revoke a token: its next call is refused (401 INVALID_TOKEN)."""
+    from licenseserver.domain.audit.service import Actor, record
+    from licenseserver.domain.tokens.service import revoke_token
+
+    settings = settings_or_exit()
+    prepare_or_exit(settings)
+
+    async def revoke(session: AsyncSession) -> bool:
+        token, changed = await revoke_token(session, token_id)
+        if changed:
+            after = {"revoked_at": iso_utc(token.revoked_at)}
+            await record(session, Actor(CLI_ACTOR), "revoke", "api_token", token.id, after=after)
+        return changed
+
+    changed = run_orm(settings, revoke)
+    typer.echo(f"Token {token_id} revoked." if changed else f"Token {token_id} was already revoked.")
 
 
 if __name__ == "__main__":
