@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 
-TOKEN_MARK = "v2lm_"
+TOKEN_MARK = "v2lm_"  # noqa: S105  # nosec B105  # the marker every token starts with, not a secret
 PREFIX_CHARS = 8
 # Lower-case letters and digits without look-alikes (0/o, 1/l): the prefix is read off screens.
 PREFIX_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"

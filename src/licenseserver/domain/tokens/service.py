@@ -97,7 +97,8 @@ def _row(token: ApiToken) -> TokenRow:
 
 
 async def _database_now(session: AsyncSession) -> datetime:
-    now = await session.scalar(select(database_now()))
+    now: datetime | str | None = await session.scalar(select(database_now()))
+    assert now is not None
     # SQLite hands the computed time back as text (no column type to convert it by).
     return as_utc(datetime.fromisoformat(now) if isinstance(now, str) else now)
 
