@@ -80,7 +80,6 @@ def reader(world: TestWorld, client: TestClient) -> Management:
 
 def audit_rows(world: TestWorld, entity_type: str) -> list[dict[str, Any]]:
     return world.rows(
-        "SELECT actor, action, entity_type, entity_id, before, after FROM audit_log"
-        " WHERE entity_type = :t ORDER BY id",
+        "SELECT actor, action, entity_type, entity_id, before, after FROM audit_log WHERE entity_type = :t ORDER BY id",
         t=entity_type,
     )

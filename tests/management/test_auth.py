@@ -3,6 +3,8 @@ system X-API-Key, never a token in the URL (CONTRACT.md §9)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -13,6 +15,10 @@ from tests.management.conftest import V1, Management, bearer, make_token
 from tests.support.world import TestWorld
 
 NEW_CUSTOMER = {"name": "Muster GmbH", "email": "einkauf@muster.example"}
+
+
+def _ago(**delta: float) -> datetime:
+    return datetime.now(UTC) - timedelta(**delta)
 
 
 def _customers(world: TestWorld) -> int:
@@ -39,7 +45,8 @@ def test_the_system_api_key_never_opens_it(world: TestWorld, client: TestClient,
     key = {"X-API-Key": world.api_key}
     assert_error(client.get(V1 + "/customers", headers=key), 401, "INVALID_TOKEN")
     assert_error(client.post(V1 + "/customers", headers=key, json=NEW_CUSTOMER), 401, "INVALID_TOKEN")
-    assert_error(client.get(V1 + "/customers", headers={"Authorization": f"Bearer {world.api_key}"}), 401, "INVALID_TOKEN")
+    as_bearer = {"Authorization": f"Bearer {world.api_key}"}
+    assert_error(client.get(V1 + "/customers", headers=as_bearer), 401, "INVALID_TOKEN")
     assert _customers(world) == 0
     # ... and a token does not open the License API, whose paths keep asking for the key.
     assert client.get("/api/version/latest", headers=bearer(shop.token)).status_code == 401
@@ -76,14 +83,8 @@ def test_a_revoked_token_is_refused_from_its_next_call(world: TestWorld, shop: M
 def test_an_expired_token_is_refused(world: TestWorld, client: TestClient) -> None:
     token = make_token(world, "trial-shop", "write", expires_days=1)
     assert client.get(V1 + "/customers", headers=bearer(token)).status_code == 200
-    world.execute("UPDATE api_tokens SET expires_at = :when WHERE id = :i", when=_past(), i=token.id)
+    world.execute("UPDATE api_tokens SET expires_at = :when WHERE id = :i", when=_ago(seconds=5), i=token.id)
     assert_error(client.get(V1 + "/customers", headers=bearer(token)), 401, "INVALID_TOKEN")
-
-
-def _past() -> object:
-    from datetime import UTC, datetime, timedelta
-
-    return datetime.now(UTC) - timedelta(seconds=5)
 
 
 def test_last_used_is_written_at_most_once_a_minute(world: TestWorld, shop: Management) -> None:
@@ -95,16 +96,10 @@ def test_last_used_is_written_at_most_once_a_minute(world: TestWorld, shop: Mana
         shop.ok("GET", "/customers")
     assert world.scalar("SELECT last_used_at FROM api_tokens WHERE id = :i", i=shop.token.id) == first
     # A minute later the next call writes it again.
-    world.execute("UPDATE api_tokens SET last_used_at = :when WHERE id = :i", when=_minutes_ago(2), i=shop.token.id)
+    world.execute("UPDATE api_tokens SET last_used_at = :when WHERE id = :i", when=_ago(minutes=2), i=shop.token.id)
     shop.ok("GET", "/customers")
     later = run_in_orm_transaction(world.database_url, list_tokens)[0].last_used_at
-    assert later is not None and later.timestamp() > _minutes_ago(1).timestamp()
-
-
-def _minutes_ago(minutes: int):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime, timedelta
-
-    return datetime.now(UTC) - timedelta(minutes=minutes)
+    assert later is not None and later.timestamp() > _ago(minutes=1).timestamp()
 
 
 def test_the_rate_limit_counts_per_token(world: TestWorld, client: TestClient, shop: Management) -> None:
