@@ -3,7 +3,7 @@ key, and tokens made by the domain service the CLI and the panel use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from licenseserver.api.app import create_api_app
 from licenseserver.db.unit_of_work import run_in_orm_transaction
 from licenseserver.domain.installation import secret_key
 from licenseserver.domain.tokens.service import NewToken, TokenCreate, create_token
+from tests.conftest import LiveServer
 from tests.support.world import TestWorld
 
 V1 = "/api/v1"
@@ -83,3 +84,18 @@ def audit_rows(world: TestWorld, entity_type: str) -> list[dict[str, Any]]:
         "SELECT actor, action, entity_type, entity_id, before, after FROM audit_log WHERE entity_type = :t ORDER BY id",
         t=entity_type,
     )
+
+
+@pytest.fixture
+def live_server_on() -> Iterator[Callable[[TestWorld], LiveServer]]:
+    """Real License API processes on a given database (pg_world for PostgreSQL-only tests)."""
+    started: list[LiveServer] = []
+
+    def start(world: TestWorld) -> LiveServer:
+        server = LiveServer(world)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
