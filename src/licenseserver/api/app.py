@@ -18,7 +18,7 @@ from licenseserver.api.front import ClientFront, ClientRoute, Endpoint
 from licenseserver.api.guard import MANAGEMENT_PREFIX, PROTECTED_PREFIX
 from licenseserver.api.links import add_links
 from licenseserver.api.management import ROUTERS as MANAGEMENT_ROUTERS
-from licenseserver.api.management.docs import document_security
+from licenseserver.api.management.docs import document_management
 from licenseserver.api.management.state import ManagementState
 from licenseserver.api.middleware import ApiGuardMiddleware
 from licenseserver.api.routes import license, public, sessions, versions, wellknown
@@ -131,7 +131,7 @@ def _openapi_with_api_key(app: FastAPI) -> dict[str, Any]:
         if path.startswith(PROTECTED_PREFIX) and not path.startswith(MANAGEMENT_PREFIX):
             for operation in operations.values():
                 operation["security"] = [{"ApiKey": []}]
-    document_security(schema)
+    document_management(schema)
     add_links(schema)
     app.openapi_schema = schema
     return schema
