@@ -96,3 +96,15 @@ def test_the_bearer_scheme_is_declared_and_the_api_key_stays_on_the_license_api(
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerToken"]["type"] == "http" and schemes["BearerToken"]["scheme"] == "bearer"
     assert spec["paths"]["/api/license/activate"]["post"]["security"] == [{"ApiKey": []}]
+
+
+def test_a_wrong_method_names_every_method_the_path_takes(client: TestClient) -> None:
+    for method, path, allowed in (
+        ("OPTIONS", "/api/v1/customers", {"GET", "HEAD", "POST"}),
+        ("PUT", "/api/v1/customers/5", {"GET", "HEAD", "PATCH", "DELETE"}),
+        ("GET", "/api/v1/leads/contacts", {"POST"}),
+    ):
+        response = client.request(method, path)
+        assert response.status_code == 405
+        assert response.json() == {"error": "Method not allowed", "code": "METHOD_NOT_ALLOWED", "status": 405}
+        assert set(response.headers["allow"].split(", ")) == allowed

@@ -10,13 +10,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from licenseserver.api.management import customers, leads, licenses, resources, sessions
+from licenseserver.api.management.methods import method_refusals
 
 # The events feed (GET /api/v1/events, cursor paging over webhook_events) joins this list with
 # the webhooks.
-ROUTERS: tuple[APIRouter, ...] = (
+RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     customers.router,
     licenses.router,
     sessions.router,
     resources.router,
     leads.router,
 )
+# The 405 answers last: they take only the methods no route above takes.
+ROUTERS = (*RESOURCE_ROUTERS, method_refusals(RESOURCE_ROUTERS))
