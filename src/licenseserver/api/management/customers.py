@@ -12,14 +12,14 @@ from starlette.responses import Response
 from licenseserver.api.management.calls import Call, reading, writing
 from licenseserver.api.management.docs import operation
 from licenseserver.api.management.idempotency import idempotent_create
-from licenseserver.api.management.lists import Id, PageQuery, list_example, page_json
+from licenseserver.api.management.lists import Id, PageQuery, SearchText, list_example, page_json
 from licenseserver.db.models import Customer
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.customers import service
 from licenseserver.domain.customers.service import CustomerCreate, CustomerRow, CustomerUpdate
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.timefmt import iso_utc
-from licenseserver.kit.validation import Text, parse_body, parse_value
+from licenseserver.kit.validation import parse_body, parse_value
 
 router = APIRouter(prefix="/api/v1/customers", tags=["Management: customers"])
 
@@ -34,7 +34,7 @@ CREATE_EXAMPLE = {"name": "Muster GmbH", "email": "einkauf@muster.example"}
 
 
 class CustomerQuery(PageQuery):
-    q: Annotated[Text, Field(max_length=255, description="Part of the name or e-mail address")] = ""
+    q: Annotated[SearchText, Field(max_length=255, description="Part of the name or e-mail address")] = ""
 
 
 class CustomerPatch(BaseModel):

@@ -12,14 +12,14 @@ from starlette.responses import Response
 from licenseserver.api.management.calls import Call, reading, writing
 from licenseserver.api.management.docs import operation
 from licenseserver.api.management.idempotency import idempotent_create
-from licenseserver.api.management.lists import Id, PageQuery, items_json, list_example, page_json
+from licenseserver.api.management.lists import Id, PageQuery, SearchText, items_json, list_example, page_json
 from licenseserver.db.models import LeadInstitution
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.leads import queries, service
 from licenseserver.domain.leads.schemas import ContactCreate, InstitutionCreate, InstitutionType
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.timefmt import iso_utc
-from licenseserver.kit.validation import Text, parse_body
+from licenseserver.kit.validation import parse_body
 
 router = APIRouter(prefix="/api/v1/leads", tags=["Management: leads"])
 
@@ -43,7 +43,7 @@ CONTACT_EXAMPLE = {
 
 
 class InstitutionQuery(PageQuery):
-    q: Annotated[Text, Field(max_length=255, description="Part of a name or contact detail")] = ""
+    q: Annotated[SearchText, Field(max_length=255, description="Part of a name or contact detail")] = ""
     type: InstitutionType | None = None
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from licenseserver.api.management.calls import Call, reading, writing
 from licenseserver.api.management.docs import operation
 from licenseserver.api.management.idempotency import idempotent_create
-from licenseserver.api.management.lists import Id, PageQuery, list_example, page_json
+from licenseserver.api.management.lists import Id, PageQuery, SearchText, list_example, page_json
 from licenseserver.api.management.sessions import DEVICE_EXAMPLE, SESSION_EXAMPLE, session_json
 from licenseserver.db.models import License
 from licenseserver.domain.audit.service import record
@@ -36,7 +36,7 @@ from licenseserver.domain.licensing.staff_edits import (
 from licenseserver.domain.licensing.staff_list import LicenseFilter, LicenseRow, list_licenses
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.timefmt import iso_date, iso_utc, utc_today
-from licenseserver.kit.validation import MAX_ID, Text, parse_body
+from licenseserver.kit.validation import MAX_ID, parse_body
 
 router = APIRouter(prefix="/api/v1/licenses", tags=["Management: licenses"])
 
@@ -72,7 +72,9 @@ class LicenseQuery(PageQuery):
     customer_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None
     state: LicenseState | None = None
     type: LicenseType | None = None
-    q: Annotated[Text, Field(max_length=100, description="Beginning of the key or part of the customer's name")] = ""
+    q: Annotated[
+        SearchText, Field(max_length=100, description="Beginning of the key or part of the customer's name")
+    ] = ""
 
 
 class LicensePatch(BaseModel):

@@ -12,11 +12,14 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from licenseserver.kit.docpatterns import NO_NUL, DocumentedPattern
 from licenseserver.kit.paging import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, Page, PageRequest
-from licenseserver.kit.validation import MAX_ID
+from licenseserver.kit.validation import MAX_ID, Text
 
 T = TypeVar("T")
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+# A list's search text (`q`): no NUL, as the document says (no text column can hold one).
+SearchText = Annotated[Text, DocumentedPattern(NO_NUL)]
 
 
 class PageQuery(BaseModel):

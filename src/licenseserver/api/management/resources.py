@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from licenseserver.api.management.calls import Call, reading, writing
 from licenseserver.api.management.docs import operation
-from licenseserver.api.management.lists import Id, PageQuery, items_json, list_example, page_json
+from licenseserver.api.management.lists import Id, PageQuery, SearchText, items_json, list_example, page_json
 from licenseserver.domain.audit.service import record
 from licenseserver.domain.licensing import resource_allocation, staff_devices
 from licenseserver.domain.resources import queries as pool
@@ -21,7 +21,7 @@ from licenseserver.domain.resources.schemas import MAX_BATCH, ResourceId, Resour
 from licenseserver.kit.jsonresp import JsonResponse
 from licenseserver.kit.paging import counted_page
 from licenseserver.kit.timefmt import iso_utc
-from licenseserver.kit.validation import Text, parse_body
+from licenseserver.kit.validation import parse_body
 
 router = APIRouter(prefix="/api/v1", tags=["Management: resources"])
 
@@ -40,7 +40,7 @@ EXAMPLE = {
 class ResourceQuery(PageQuery):
     type: ResourceType | None = None
     status: ResourceStatus | None = None
-    q: Annotated[Text, Field(max_length=255, description="Part of the identifier")] = ""
+    q: Annotated[SearchText, Field(max_length=255, description="Part of the identifier")] = ""
 
 
 class AllocateRequest(BaseModel):
