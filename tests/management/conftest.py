@@ -79,6 +79,27 @@ def reader(world: TestWorld, client: TestClient) -> Management:
     return Management(client, make_token(world, "report", "read"))
 
 
+@pytest.fixture
+def private_client(world: TestWorld) -> Iterator[TestClient]:
+    """The API with WEBHOOK_ALLOW_PRIVATE (webhook receivers on 127.0.0.1) and a deliverer that,
+    after its first round at start-up, sleeps past the test: deliveries stay as the test makes them."""
+    settings = world.settings(webhook_allow_private=True, webhook_poll_seconds=60)
+    with TestClient(create_api_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def hooks(world: TestWorld, private_client: TestClient) -> Management:
+    """A write token named "shop" on `private_client`."""
+    return Management(private_client, make_token(world, "shop", "write"))
+
+
+@pytest.fixture
+def hooks_reader(world: TestWorld, private_client: TestClient) -> Management:
+    """A read token named "report" on `private_client`."""
+    return Management(private_client, make_token(world, "report", "read"))
+
+
 def audit_rows(world: TestWorld, entity_type: str) -> list[dict[str, Any]]:
     return world.rows(
         "SELECT actor, action, entity_type, entity_id, before, after FROM audit_log WHERE entity_type = :t ORDER BY id",
