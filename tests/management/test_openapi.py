@@ -12,7 +12,13 @@ from starlette.testclient import TestClient
 from licenseserver.api.app import create_api_app
 from licenseserver.config import Settings
 
-CREATES = {"/api/v1/customers", "/api/v1/licenses", "/api/v1/leads/institutions", "/api/v1/leads/contacts"}
+CREATES = {
+    "/api/v1/customers",
+    "/api/v1/licenses",
+    "/api/v1/leads/institutions",
+    "/api/v1/leads/contacts",
+    "/api/v1/webhooks",
+}
 EXPECTED = {
     ("/api/v1/customers", "get"),
     ("/api/v1/customers", "post"),
@@ -38,6 +44,15 @@ EXPECTED = {
     ("/api/v1/leads/institutions", "post"),
     ("/api/v1/leads/institutions/{institution_id}/contacts", "get"),
     ("/api/v1/leads/contacts", "post"),
+    ("/api/v1/webhooks", "get"),
+    ("/api/v1/webhooks", "post"),
+    ("/api/v1/webhooks/{endpoint_id}", "get"),
+    ("/api/v1/webhooks/{endpoint_id}", "patch"),
+    ("/api/v1/webhooks/{endpoint_id}", "delete"),
+    ("/api/v1/webhooks/{endpoint_id}/rotate-secret", "post"),
+    ("/api/v1/webhooks/{endpoint_id}/deliveries", "get"),
+    ("/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver", "post"),
+    ("/api/v1/events", "get"),
 }
 
 

@@ -1,5 +1,6 @@
-"""The receiver code in docs/webhook-delivery.md verifies what the deliverer signs: the Python
-snippet's package call, and the Node.js function itself, run by node when it is installed."""
+"""The receiver code in docs/integrations.md ("Verifying a webhook") verifies what the deliverer
+signs: the Python snippet's package call, and the Node.js function itself, run by node when it is
+installed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from licenseserver.domain.webhooks.delivery import signed_headers
 from tests.webhooks_delivery.receiver import SECRET
 
-DOC = Path(__file__).parents[2] / "docs" / "webhook-delivery.md"
+DOC = Path(__file__).parents[2] / "docs" / "integrations.md"
 BODY = '{"type":"license.created","data":{"license_key":"ÄÖÜ-1"}}'
 
 

@@ -56,7 +56,7 @@ async def sweep_sessions_forever(state: ApiState) -> None:
 
 
 def webhook_deliverer(state: ApiState) -> Deliverer:
-    """Every API process delivers webhooks beside its requests (docs/webhook-delivery.md)."""
+    """Every API process delivers webhooks beside its requests (docs/integrations.md, "Webhooks")."""
     settings = state.settings
     rules = DeliveryRules(settings.webhook_timeout_seconds, settings.webhook_allow_private)
     return Deliverer(state.db, rules, lambda conn: sealing_secret(conn, settings), settings.webhook_poll_seconds)

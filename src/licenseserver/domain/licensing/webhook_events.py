@@ -1,4 +1,5 @@
-"""The webhook events of licenses, activations and sessions: what each carries (docs/webhooks.md).
+"""The webhook events of licenses, activations and sessions: what each carries
+(docs/integrations.md, "The events").
 
 Each function is called where its change happens, on the change's own connection, so the event
 commits with the change (domain/webhooks/outbox.py). Each writes only when an enabled endpoint

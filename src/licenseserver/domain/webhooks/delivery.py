@@ -1,11 +1,11 @@
 """Delivering one webhook: claim it, sign and send it, record what came of it.
 
-The lease (docs/webhook-delivery.md): `claim_due` pushes each claimed delivery's next_attempt_at
-to the end of the attempt plus a margin, in a statement that commits before the request goes
-out. Another instance does not take it while it is in flight; a process killed mid-request leaves
-it to be taken again when the lease runs out (the receiver may then see it twice, with the same
-`webhook-id`: at least once, never lost). Recording the outcome is a short transaction of its
-own after the request, never around it.
+The lease (docs/integrations.md, "Delivery"): `claim_due` pushes each claimed delivery's
+next_attempt_at to the end of the attempt plus a margin, in a statement that commits before the
+request goes out. Another instance does not take it while it is in flight; a process killed
+mid-request leaves it to be taken again when the lease runs out (the receiver may then see it
+twice, with the same `webhook-id`: at least once, never lost). Recording the outcome is a short
+transaction of its own after the request, never around it.
 
 The retry schedule (`RETRY_SCHEDULE`, about three days in all) and what ends it: a 2xx answer
 delivers; anything else (another status, a timeout, a connection error, a refused address) is

@@ -1,4 +1,5 @@
-"""The events the server tells of, and the body every receiver gets (docs/webhooks.md).
+"""The events the server tells of, and the body every receiver gets (docs/integrations.md,
+"Webhooks").
 
 The body follows the Standard Webhooks specification: `{"type", "timestamp", "data"}`; the event
 id travels in the `webhook-id` header, the same on every retry, so a receiver can drop repeats.

@@ -15,7 +15,7 @@ per process and read again at most every SUBSCRIPTION_CACHE_SECONDS, on the conn
 call that finds the cache stale (one short read). A change of endpoints through
 domain/webhooks/endpoints.py empties this process's cache at once; other processes and
 instances see it within SUBSCRIPTION_CACHE_SECONDS, so events of a type just subscribed may go
-unrecorded, or be recorded once more after an unsubscribe, for that long (docs/webhooks.md).
+unrecorded, or be recorded once more after an unsubscribe, for that long (docs/integrations.md).
 """
 
 from __future__ import annotations
