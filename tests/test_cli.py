@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.support import database
 from tests.support.world import TestWorld
 
 API_KEY_LINE = re.compile(r"^AF-\d{4}-[A-Z0-9]{32}$")
+TOKEN = re.compile(r"^v2lm_[a-z2-9]{8}_[A-Za-z0-9_-]{43}$")
 LICENSE_KEY = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$")
 _database_numbers = itertools.count(1)
 
@@ -287,6 +288,58 @@ class OutputReader:
 
     def text(self) -> str:
         return "\n".join(self.lines)
+
+
+def test_token_commands(cli: Cli) -> None:
+    """token create prints the token once (JSON with id and token), token list never shows it,
+    token revoke stops it; the License API process accepts what the CLI made (one secret)."""
+    from starlette.testclient import TestClient
+
+    from licenseserver.api.app import create_api_app
+    from licenseserver.config import Settings
+
+    cli.ok("migrate")  # once, before the commands that run at once
+    shop_out, report_out = cli.ok_all(
+        ["token", "create", "Webshop", "--scope", "write"],
+        ["token", "create", "Monatsbericht", "--scope", "read", "--expires-days", "30"],
+    )
+    shop, report = json.loads(shop_out), json.loads(report_out)
+    assert shop_out.count("\n") == 1
+    assert isinstance(shop["id"], int) and TOKEN.match(shop["token"]) and shop["token"].startswith(shop["prefix"] + "_")
+    assert (shop["name"], shop["scope"], shop["expires_at"]) == ("Webshop", "write", None)
+    assert (report["scope"], report["expires_at"][:10]) == ("read", str(today_utc() + timedelta(days=30)))
+    stored = cli.rows("SELECT prefix, token_hash FROM api_tokens WHERE id = :i", i=shop["id"])[0]
+    assert stored["prefix"] == shop["prefix"] and len(stored["token_hash"]) == 64
+    assert shop["token"] not in str(cli.rows("SELECT * FROM api_tokens"))  # only its keyed hash is kept
+
+    listed = [json.loads(line) for line in cli.ok("token", "list").splitlines()]
+    assert [(t["id"], t["name"], t["scope"], t["revoked_at"]) for t in listed] == sorted(
+        [(shop["id"], "Webshop", "write", None), (report["id"], "Monatsbericht", "read", None)]
+    )
+    assert {"id", "name", "prefix", "scope", "created_at", "last_used_at", "expires_at", "revoked_at"} <= set(listed[0])
+    assert not {"token", "token_hash"} & set(listed[0])
+
+    with TestClient(create_api_app(Settings(database_url=cli.database_url)), raise_server_exceptions=False) as api:
+        bearer = {"Authorization": f"Bearer {shop['token']}"}
+        assert api.get("/api/v1/customers", headers=bearer).status_code == 200
+        assert "Token" in cli.ok("token", "revoke", str(shop["id"]))
+        assert api.get("/api/v1/customers", headers=bearer).json()["code"] == "INVALID_TOKEN"
+    assert "already" in cli.ok("token", "revoke", str(shop["id"]))
+    [revoked] = [t for t in map(json.loads, cli.ok("token", "list").splitlines()) if t["id"] == shop["id"]]
+    assert revoked["revoked_at"] and revoked["last_used_at"]
+    assert cli.rows("SELECT actor, action FROM audit_log WHERE entity_type = 'api_token' ORDER BY id") == [
+        {"actor": "cli", "action": "create"},
+        {"actor": "cli", "action": "create"},
+        {"actor": "cli", "action": "revoke"},
+    ]
+    refusals = cli.refused_all(
+        ["token", "revoke", "999"],
+        ["token", "create", "X", "--scope", "admin"],
+        ["token", "create", "X", "--scope", "read", "--expires-days", "0"],
+        ["token", "create", "", "--scope", "read"],
+    )
+    assert "999" in refusals[0] and "expires_days" in refusals[2] and "name" in refusals[3]
+    assert cli.scalar("SELECT COUNT(*) FROM api_tokens") == 2
 
 
 @pytest.mark.slow

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from licenseserver.config import Settings, SettingsError, load_settings
-from licenseserver.db.sql import Connection
-from licenseserver.db.unit_of_work import run_in_orm_transaction
+# The helpers every command shares (cli_support) and the token commands (cli_tokens) keep this module short.
+from licenseserver.cli_support import (
+    CLI_ACTOR,
+    fail,
+    parse_or_exit,
+    prepare_or_exit,
+    print_json,
+    run_orm,
+    run_sql,
+    settings_or_exit,
+)
+from licenseserver.cli_tokens import token_app
 from licenseserver.domain.api_key.service import ensure_api_key, regenerate_api_key
-from licenseserver.domain.installation import prepare_installation, run_in_transaction, secret_key
-from licenseserver.kit.errors import AppError
+from licenseserver.domain.installation import run_in_transaction, secret_key
 from licenseserver.kit.timefmt import iso_utc
 
 app = typer.Typer(help="V2 License Server: License API, admin panel and their database.", no_args_is_help=True)
@@ -35,59 +38,13 @@ admin_app = typer.Typer(help="Manage staff accounts of the admin panel.", no_arg
 app.add_typer(admin_app, name="admin")
 signing_key_app = typer.Typer(help="Rotate, list or retire the keys that sign answers.", no_args_is_help=True)
 app.add_typer(signing_key_app, name="signing-key")
-
-M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
-CLI_ACTOR = "cli"
+app.add_typer(token_app, name="token")
 
 
 class Service(StrEnum):
     api = "api"
     admin = "admin"
     all = "all"
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise fail(str(exc), 2) from None
-
-
-def parse_or_exit(model: type[M], **values: Any) -> M:
-    try:
-        return model.model_validate({k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "input"
-        raise fail(f"{field}: {first['msg']}", 2) from None
-
-
-def run_orm(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """One CLI command, one transaction: committed when the command succeeds. A refusal from
-    the domain (AppError) is one line on stderr and a non-zero exit."""
-    try:
-        return run_in_orm_transaction(settings.database_url, work)
-    except AppError as exc:
-        raise fail(exc.message) from None
-
-
-def prepare_or_exit(settings: Settings) -> str:
-    """Migrate and seed; an unreachable database is one line, not a trace."""
-    try:
-        return prepare_installation(settings)
-    except (DBAPIError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise fail(f"cannot use the database: {reason}") from None
-
-
-def print_json(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, default=str))
 
 
 @app.command()
@@ -231,14 +188,6 @@ def admin_create(
     prepare_or_exit(settings)
     admin = run_orm(settings, lambda session: create_admin(session, username, password))
     typer.echo(f"Admin {admin.username!r} created.")
-
-
-def run_sql(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
-    """Like run_orm, on in the SQL layer the License API's rules use."""
-    try:
-        return run_in_transaction(settings, work)
-    except AppError as exc:
-        raise fail(exc.message) from None
 
 
 @signing_key_app.command("rotate")

@@ -5,6 +5,7 @@ documented, with its body."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.testclient import TestClient
 
 from licenseserver.api.app import create_api_app
-from licenseserver.api.guard import MAX_BODY_BYTES
+from licenseserver.api.guard import MANAGEMENT_PREFIX, MAX_BODY_BYTES
 from tests.conftest import make_client
 from tests.fuzz.checks import OUR_CHECKS
 from tests.support.world import TestWorld
@@ -60,18 +61,28 @@ def _operations(document: schemathesis.BaseSchema, prefix: str = "/") -> list[An
     return [operation for operation in operations if operation.path.startswith(prefix)]
 
 
+def _key_operations(document: schemathesis.BaseSchema) -> list[Any]:
+    """The operations behind the system key: every `/api/` one but the management API's, which
+    takes Bearer tokens and has its own limit (tests/management)."""
+    return [op for op in _operations(document, "/api/") if not op.path.startswith(MANAGEMENT_PREFIX)]
+
+
+def _path_parameters(operation: Any) -> dict[str, str] | None:
+    names = re.findall(r"\{(\w+)\}", operation.path)
+    return {name: KEY if name == "license_key" else "1" for name in names} or None
+
+
 def _send(
     client: TestClient, operation: Any, *, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> Any:
-    path = operation.path.replace("{license_key}", KEY)
+    path = operation.path.format(**(_path_parameters(operation) or {}))
     if body is None and operation.path in BODIES:
         return client.request(operation.method.upper(), path, json=BODIES[operation.path], headers=headers)
     return client.request(operation.method.upper(), path, content=body, headers=headers)
 
 
 def _conforms(operation: Any, response: Any) -> int:
-    parameters = {"license_key": KEY} if "{license_key}" in operation.path else None
-    operation.Case(path_parameters=parameters).validate_response(response, checks=DOCUMENT_CHECKS)
+    operation.Case(path_parameters=_path_parameters(operation)).validate_response(response, checks=DOCUMENT_CHECKS)
     return int(response.status_code)
 
 
@@ -99,14 +110,21 @@ def test_bodies_sent_as_something_else_than_json(document: schemathesis.BaseSche
 
 
 def test_missing_and_wrong_keys(document: schemathesis.BaseSchema, client: TestClient) -> None:
-    for operation in _operations(document, "/api/"):
+    for operation in _key_operations(document):
         for key in ("", "AF-2026-WRONGKEY"):
             assert _conforms(operation, _send(client, operation, headers={"X-API-Key": key})) == 401, operation.label
 
 
+def test_management_calls_without_a_token(document: schemathesis.BaseSchema, client: TestClient) -> None:
+    for operation in _operations(document, MANAGEMENT_PREFIX):
+        for token in ("", "Bearer v2lm_abcdefgh_wrong"):
+            response = _send(client, operation, headers={"Authorization": token})
+            assert _conforms(operation, response) == 401, operation.label
+
+
 def test_rate_limited(world: TestWorld, document: schemathesis.BaseSchema) -> None:
     world.execute("UPDATE rate_limit_settings SET api_per_minute = 1")
-    operations = _operations(document, "/api/")
+    operations = _key_operations(document)
     with make_client(world) as client:
         _send(client, operations[0])
         for operation in operations:
@@ -118,7 +136,7 @@ def test_rate_limited(world: TestWorld, document: schemathesis.BaseSchema) -> No
 def test_no_client_configured(world: TestWorld, document: schemathesis.BaseSchema, client: TestClient) -> None:
     world.execute("DELETE FROM client_releases")
     world.execute("DELETE FROM client_configs")
-    for operation in _operations(document, "/api/"):
+    for operation in _key_operations(document):
         status = _conforms(operation, _send(client, operation))
         if operation.path.startswith(("/api/license/session/", "/api/version/")):
             assert status == 503, operation.label

@@ -19,6 +19,8 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 TEST_API_KEY = "AF-2026-TESTKEY0TESTKEY0TESTKEY0TESTKEY0"
 TEST_API_RATE_LIMIT = 100_000  # high enough that only the rate-limit tests ever meet it
 DATA_TABLES = (
+    "idempotent_answers",
+    "api_tokens",
     "admin_sessions",
     "admin_users",
     "audit_log",

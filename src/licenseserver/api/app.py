@@ -15,8 +15,11 @@ from fastapi.routing import APIRoute
 from licenseserver.api.docs import serve_docs_locally
 from licenseserver.api.errors import install_error_handlers
 from licenseserver.api.front import ClientFront, ClientRoute, Endpoint
-from licenseserver.api.guard import PROTECTED_PREFIX
+from licenseserver.api.guard import MANAGEMENT_PREFIX, PROTECTED_PREFIX
 from licenseserver.api.links import add_links
+from licenseserver.api.management import ROUTERS as MANAGEMENT_ROUTERS
+from licenseserver.api.management.docs import document_management
+from licenseserver.api.management.state import ManagementState
 from licenseserver.api.middleware import ApiGuardMiddleware
 from licenseserver.api.routes import license, public, sessions, versions, wellknown
 from licenseserver.api.signing import SignedAnswerMiddleware
@@ -89,6 +92,7 @@ async def scan_expiries_forever(state: ApiState) -> None:
 def create_api_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     state = ApiState.build(settings)
+    management = ManagementState.build(state)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +115,7 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.db.close()
+            await management.close()
             await state.limiter.close()
             access_lines_flushed()
 
@@ -125,8 +130,11 @@ def create_api_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.api = state
+    app.state.management = management
     for module in (public, wellknown, license, sessions, versions):
         app.include_router(module.router)
+    for router in MANAGEMENT_ROUTERS:
+        app.include_router(router)
     serve_docs_locally(app)
     use_relative_slash_redirects(app)
     install_error_handlers(app)
@@ -167,9 +175,10 @@ def _openapi_with_api_key(app: FastAPI) -> dict[str, Any]:
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     }
     for path, operations in schema["paths"].items():
-        if path.startswith(PROTECTED_PREFIX):
+        if path.startswith(PROTECTED_PREFIX) and not path.startswith(MANAGEMENT_PREFIX):
             for operation in operations.values():
                 operation["security"] = [{"ApiKey": []}]
+    document_management(schema)
     add_links(schema)
     app.openapi_schema = schema
     return schema

@@ -18,6 +18,9 @@ from licenseserver.kit.metrics import RATE_LIMITED
 
 MAX_BODY_BYTES = 16 * 1024
 PROTECTED_PREFIX = "/api/"
+# The management API checks its own Bearer tokens, rate limit and media type
+# (api/management/calls.py); the system key never opens it (CONTRACT.md §9).
+MANAGEMENT_PREFIX = "/api/v1/"
 # The methods whose body the API reads; a GET that carries a body anyway is answered without it.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 INVALID_API_KEY_BODY = orjson.dumps(error_body(401, ErrorCode.INVALID_API_KEY, "Invalid or missing API key"))
@@ -90,6 +93,8 @@ async def refusal_for(state: ApiState, scope: Scope, headers: RequestHeaders) ->
     refusal = size_refusal(headers)
     if refusal is not None or not scope["path"].startswith(PROTECTED_PREFIX):
         return refusal
+    if scope["path"].startswith(MANAGEMENT_PREFIX):
+        return None
     limits = await state.rate_limits.get()
     verdict = await state.limiter.hit("api", client_address(scope, state.trusted_proxies), limits.api_per_minute)
     if not verdict.allowed:

@@ -39,6 +39,10 @@ class ErrorCode(StrEnum):
     RESOURCE_NOT_AVAILABLE = "RESOURCE_NOT_AVAILABLE"
     CUSTOMER_HAS_LICENSES = "CUSTOMER_HAS_LICENSES"
     CSRF_FAILED = "CSRF_FAILED"
+    # The management API (docs/integrations.md, CONTRACT.md §9).
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105  # nosec B105  # an error code, not a secret
+    INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 class AppError(Exception):
