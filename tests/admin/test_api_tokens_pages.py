@@ -16,11 +16,12 @@ from licenseserver.domain.tokens.auth import TokenIdentity, authenticate
 from licenseserver.domain.tokens.format import token_key
 from tests.admin.conftest import STAFF_USERNAME
 from tests.admin.pool_support import audit
+from tests.admin.test_i18n import ENGLISH_PATTERN, visible_text
 from tests.support.world import TestWorld
 
 PAGE = "/administration/api-tokens"
 PANEL_SECRET = "test-secret-key-for-the-panel"  # the panel fixture's SECRET_KEY: the API derives the same key
-TOKEN = re.compile(r'<code class="mono new-secret-value" id="new-secret-value">(v2lm_[a-z0-9]{8}_[A-Za-z0-9_-]+)</code>')
+TOKEN = re.compile(r'id="new-secret-value">(v2lm_[a-z0-9]{8}_[A-Za-z0-9_-]+)</code>')
 
 
 def create(panel: TestClient, name: str = "Webshop", scope: str = "write", expires_days: str = "") -> str:
@@ -54,7 +55,8 @@ def test_logged_out_pages_and_actions_redirect_to_login(world: TestWorld, staff_
     tid = token_id(world, "Webshop")
     staff_panel.cookies.clear()
     before = world.snapshot()
-    for method, path in (("GET", PAGE), ("POST", PAGE), ("GET", f"{PAGE}/{tid}/revoke"), ("POST", f"{PAGE}/{tid}/revoke")):
+    revoke = f"{PAGE}/{tid}/revoke"
+    for method, path in (("GET", PAGE), ("POST", PAGE), ("GET", revoke), ("POST", revoke)):
         answer = staff_panel.request(method, path, follow_redirects=False)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/login?next=")
@@ -173,3 +175,18 @@ def test_the_administration_page_links_to_the_page(staff_panel: TestClient) -> N
     assert f'href="{PAGE}"' in page and 'href="/administration/webhooks"' in page
     sub = staff_panel.get(PAGE).text
     assert re.search(r'href="/administration"[^>]*aria-current="page"', sub)  # the menu marks Administration
+
+
+def test_every_page_reads_german_and_an_english_account_reads_english(
+    world: TestWorld, staff_panel: TestClient
+) -> None:
+    made = staff_panel.post(PAGE, data={"name": "Webshop", "scope": "read", "expires_days": "7"})
+    tid = token_id(world, "Webshop")
+    pages = [made, staff_panel.get(PAGE), staff_panel.get(f"{PAGE}/{tid}/revoke")]
+    pages += [staff_panel.post(PAGE, data={"name": "", "scope": "x"}), staff_panel.get(f"{PAGE}/4242/revoke")]
+    for page in pages:
+        assert not ENGLISH_PATTERN.findall(visible_text(page.text)), (page.url, visible_text(page.text)[-400:])
+    csrf = staff_panel.headers["x-csrf-token"]
+    assert staff_panel.post("/account/language", data={"csrf_token": csrf, "language": "en"}).status_code == 200
+    english = visible_text(staff_panel.get(PAGE).text)
+    assert "Last used" in english and "Create API access" in english and "Zuletzt benutzt" not in english
