@@ -207,7 +207,7 @@ def test_a_private_url_is_refused_with_the_reason_in_german(world: TestWorld, st
     no_events = staff_panel.post(LIST, data={**GOOD_FORM, "event_types": []})
     assert no_events.status_code == 400 and "Bitte mindestens ein Ereignis wählen." in no_events.text
     unknown = staff_panel.post(LIST, data={**GOOD_FORM, "event_types": ["license.stolen"]})
-    assert unknown.status_code == 400
+    assert unknown.status_code == 400 and "Unbekanntes Ereignis: license.stolen" in unknown.text
     assert world.snapshot() == before
     # An edit to a private URL is refused the same way and changes nothing.
     eid, _secret = create(staff_panel)

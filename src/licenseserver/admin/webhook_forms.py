@@ -18,6 +18,7 @@ from licenseserver.admin.formdata import checked_form, form_text, parse_form
 from licenseserver.admin.i18n import N_, gettext
 from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.domain.webhooks.endpoints import Endpoint, EndpointCreate
+from licenseserver.domain.webhooks.events import EVENT_TYPES
 from licenseserver.kit.errors import AppError, ErrorCode
 
 LABELS: dict[str, Any] = {
@@ -106,6 +107,11 @@ def checked_endpoint_form(form: EndpointForm) -> EndpointCreate:
     """The endpoint's fields validated (the address rule is the domain's, when it saves)."""
     if not form.event_types:
         raise AppError(400, ErrorCode.VALIDATION_ERROR, NO_EVENT)
+    # The domain refuses unknown types too, in the API's English; only a forged form sends one.
+    unknown = next((name for name in form.event_types if name not in EVENT_TYPES), None)
+    if unknown is not None:
+        message = gettext(N_("Unbekanntes Ereignis: %(name)s")) % {"name": unknown}
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, message)
     return parse_form(EndpointCreate, form.as_data(), LABELS)
 
 
