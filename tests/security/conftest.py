@@ -31,10 +31,34 @@ def _lead(staff_panel: TestClient) -> Ids:
     return {"lead": lead, "contact": contact, "note": note}
 
 
+def _integrations(world: TestWorld, staff_panel: TestClient) -> Ids:
+    """A management API token, a webhook endpoint and a delivery to it that gave up."""
+    made = staff_panel.post("/administration/api-tokens", data={"name": "Shop", "scope": "write"})
+    assert made.status_code == 200
+    form = {"url": "https://93.184.215.14/hooks", "event_types": ["license.created"], "enabled": "on"}
+    assert staff_panel.post("/administration/webhooks", data=form).status_code == 200
+    endpoint = int(world.scalar("SELECT max(id) FROM webhook_endpoints"))
+    world.execute(
+        "INSERT INTO webhook_events (event_id, event_type, payload) VALUES ('msg_SEED', 'license.created', '{}')"
+    )
+    event = int(world.scalar("SELECT id FROM webhook_events WHERE event_id = 'msg_SEED'"))
+    world.execute(
+        "INSERT INTO webhook_deliveries (event_id, endpoint_id, state, attempts) VALUES (:e, :p, 'failed', 11)",
+        e=event,
+        p=endpoint,
+    )
+    return {
+        "api_token": int(world.scalar("SELECT max(id) FROM api_tokens")),
+        "webhook_endpoint": endpoint,
+        "webhook_delivery": int(world.scalar("SELECT max(id) FROM webhook_deliveries")),
+    }
+
+
 def seed_everything(world: TestWorld, staff_panel: TestClient) -> Ids:
     """A license with an active device holding a live session, an allocated and a free resource,
     a customer without licenses, the seeded client with its release, a lead with a contact and a
-    note, and a signing key that a rotation turned into a published older one."""
+    note, a signing key that a rotation turned into a published older one, an API token and a
+    webhook endpoint with a delivery."""
     with make_client(world) as api:
         key, token = live_session(world, api, "hw-seed", max_activations=5)
     license_id = int(world.scalar("SELECT id FROM licenses WHERE license_key = :k", k=key))
@@ -57,6 +81,7 @@ def seed_everything(world: TestWorld, staff_panel: TestClient) -> Ids:
         "release": int(world.scalar("SELECT min(id) FROM client_releases")),
         "previous_key": str(world.scalar("SELECT kid FROM signing_keys WHERE state = 'previous' ORDER BY id DESC")),
         **_lead(staff_panel),
+        **_integrations(world, staff_panel),
     }
 
 

@@ -30,6 +30,9 @@ PATH_IDS = {
     "contact_id": "contact",
     "note_id": "note",
     "kid": "previous_key",
+    "token_id": "api_token",
+    "endpoint_id": "webhook_endpoint",
+    "delivery_id": "webhook_delivery",
 }
 
 
@@ -98,6 +101,15 @@ def _release_form(_ids: Ids) -> dict[str, Any]:
         "release_date": "2026-02-01",
         "download_url": "https://dl.example.test/9.1.0",
         "release_notes": "Neu",
+    }
+
+
+def _webhook_form(_ids: Ids) -> dict[str, Any]:
+    return {
+        "url": "https://93.184.215.15/other",
+        "description": "CRM",
+        "event_types": ["lead.created"],
+        "enabled": "on",
     }
 
 
@@ -180,6 +192,25 @@ UNSAFE: dict[tuple[str, str], Unsafe] = {
     ),
     ("POST", "/administration/clients/{client_id}/releases/{release_id}/delete"): Unsafe(
         "/administration/clients/{client}/releases/{release}/delete", "form"
+    ),
+    ("POST", "/administration/api-tokens"): Unsafe(
+        "/administration/api-tokens", "form", lambda ids: {"name": "Zweiter Zugang", "scope": "read"}
+    ),
+    ("POST", "/administration/api-tokens/{token_id}/revoke"): Unsafe(
+        "/administration/api-tokens/{api_token}/revoke", "form"
+    ),
+    ("POST", "/administration/webhooks"): Unsafe("/administration/webhooks", "form", _webhook_form),
+    ("POST", "/administration/webhooks/{endpoint_id}"): Unsafe(
+        "/administration/webhooks/{webhook_endpoint}", "form", _webhook_form
+    ),
+    ("POST", "/administration/webhooks/{endpoint_id}/delete"): Unsafe(
+        "/administration/webhooks/{webhook_endpoint}/delete", "form"
+    ),
+    ("POST", "/administration/webhooks/{endpoint_id}/secret"): Unsafe(
+        "/administration/webhooks/{webhook_endpoint}/secret", "form"
+    ),
+    ("POST", "/administration/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): Unsafe(
+        "/administration/webhooks/{webhook_endpoint}/deliveries/{webhook_delivery}/redeliver", "form"
     ),
     ("POST", "/account/password"): Unsafe(
         "/account/password",

@@ -16,6 +16,7 @@ from licenseserver.admin.middleware import BodyLimitMiddleware, SecurityHeadersM
 from licenseserver.admin.routes import (
     account,
     administration,
+    api_tokens,
     audit,
     auth,
     customers,
@@ -33,6 +34,8 @@ from licenseserver.admin.routes import (
     resources,
     search,
     signing_keys,
+    webhook_deliveries,
+    webhooks,
 )
 from licenseserver.admin.state import AdminState
 from licenseserver.config import Settings, get_settings
@@ -59,6 +62,9 @@ ROUTERS = tuple(
         search,
         administration,
         signing_keys,
+        api_tokens,
+        webhooks,  # before webhook_deliveries: `/administration/webhooks/new` before `/{endpoint_id}`
+        webhook_deliveries,
         audit,
         account,
         leads,

@@ -41,6 +41,9 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "release_deleted": _l("Release gelöscht"),
     "signing_key_rotated": _l("Signaturschlüssel erneuert"),
     "signing_key_retired": _l("Signaturschlüssel zurückgezogen"),
+    "revoke": _l("Widerrufen"),
+    "webhook_secret_rotated": _l("Webhook-Secret erneuert"),
+    "webhook_redelivered": _l("Webhook erneut gesendet"),
 }
 AUDIT_ENTITY_TYPES: dict[str, Any] = {
     "license": _l("Lizenz"),
@@ -58,6 +61,9 @@ AUDIT_ENTITY_TYPES: dict[str, Any] = {
     "client_config": _l("Client"),
     "client_release": _l("Client-Release"),
     "signing_key": _l("Signaturschlüssel"),
+    "api_token": _l("API-Zugang"),
+    "webhook_endpoint": _l("Webhook-Endpunkt"),
+    "webhook_delivery": _l("Webhook-Zustellung"),
 }
 END_REASONS: dict[str, Any] = {
     "normal": _l("vom Client beendet"),
