@@ -1,4 +1,4 @@
-"""Lizenzserver Administration → Webhooks: the endpoints events go to (docs/webhooks.md), made,
+"""Lizenzserver Administration → Webhooks: the endpoints events go to (docs/integrations.md, "Webhooks"), made,
 changed, deleted, and their secrets renewed. Each endpoint's page with its delivery history is
 in webhook_deliveries.
 
