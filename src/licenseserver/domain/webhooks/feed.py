@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from licenseserver.db.sql import Connection, Query, Row
+from licenseserver.domain.webhooks.history import DELIVERIES, DELIVERY_COLUMNS
 from licenseserver.kit.paging import Page, PageRequest, page_of
 from licenseserver.kit.timefmt import iso_utc
 
@@ -20,13 +21,7 @@ _EVENT_COLUMNS = "SELECT id, event_id, event_type, payload, created_at FROM webh
 EVENTS_AFTER = Query(f"{_EVENT_COLUMNS} WHERE id > $1 ORDER BY id LIMIT $2")
 EVENTS_OF_TYPE_AFTER = Query(f"{_EVENT_COLUMNS} WHERE id > $1 AND event_type = $2 ORDER BY id LIMIT $3")
 
-_DELIVERY_COLUMNS = (
-    "SELECT d.id, d.state, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error,"
-    " d.created_at, d.delivered_at, e.event_id, e.event_type"
-    " FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id"
-)
-DELIVERIES = Query(f"{_DELIVERY_COLUMNS} WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3")
-DELIVERY = Query(f"{_DELIVERY_COLUMNS} WHERE d.id = $1 AND d.endpoint_id = $2")
+DELIVERY = Query(f"{DELIVERY_COLUMNS} WHERE d.id = $1 AND d.endpoint_id = $2")
 
 
 @dataclass(frozen=True, slots=True)

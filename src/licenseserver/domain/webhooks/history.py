@@ -14,12 +14,13 @@ from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.kit.paging import Page, PageRequest, page_of
 
 _PAGE_IDS = "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
-DELIVERIES = Query(
+# A delivery as the panel and the management API show it (domain/webhooks/feed.py reads it too).
+DELIVERY_COLUMNS = (
     "SELECT d.id, d.state, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error,"
     " d.created_at, d.delivered_at, e.event_id, e.event_type"
     " FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id"
-    " WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3"
 )
+DELIVERIES = Query(f"{DELIVERY_COLUMNS} WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2 OFFSET $3")
 ATTEMPTS = Query(
     "SELECT id, delivery_id, attempted_at, status_code, duration_ms, error, answer_excerpt FROM webhook_attempts"
     f" WHERE delivery_id IN ({_PAGE_IDS}) ORDER BY delivery_id, id"
