@@ -21,6 +21,7 @@ from licenseserver.admin.i18n import lazy_gettext as _l
 from licenseserver.admin.messages import translate_message
 from licenseserver.admin.rendering import render
 from licenseserver.db.sql import DATABASE_UNAVAILABLE
+from licenseserver.db.unit_of_work import is_database_unavailable
 from licenseserver.kit.errors import AppError, ErrorCode
 from licenseserver.kit.jsonresp import JsonResponse
 
@@ -57,21 +58,6 @@ PARAMETER_LABELS: dict[str, Any] = {
     "resource_id": _l("Ressource"),
     "lead_id": _l("Institution"),
 }
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached now (down, restarting, out of connections, pool timeout),
-    whether the SQL layer's driver raised it or SQLAlchemy wrapped it."""
-    seen: BaseException | None = exc
-    for _ in range(5):  # SQLAlchemy's wrapper -> its DBAPI adapter's error -> the driver's
-        if seen is None:
-            return False
-        if isinstance(seen, (*DATABASE_UNAVAILABLE, sqlalchemy.exc.TimeoutError)):
-            return True
-        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
 
 
 def database_unavailable_answer(request: Request) -> Response:

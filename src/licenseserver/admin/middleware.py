@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licenseserver.admin.deps import wants_json
-from licenseserver.admin.errors import answer_error, database_unavailable_answer, is_database_unavailable
+from licenseserver.admin.errors import answer_error, database_unavailable_answer
 from licenseserver.admin.state import AdminState
+from licenseserver.db.unit_of_work import is_database_unavailable
 from licenseserver.kit.body_limit import limited_receive
 from licenseserver.kit.clientaddr import is_https
 from licenseserver.kit.errors import AppError, ErrorCode, error_body

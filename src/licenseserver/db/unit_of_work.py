@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import sqlalchemy.exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from licenseserver.db.engine import make_async_engine
-from licenseserver.db.sql import Connection, PgConnection, SqliteConnection
+from licenseserver.db.sql import DATABASE_UNAVAILABLE, Connection, PgConnection, SqliteConnection
 from licenseserver.kit.blocking import run_blocking
 
 T = TypeVar("T")
@@ -60,3 +61,18 @@ async def sql_connection(session: AsyncSession) -> Connection:
     sql: Connection = PgConnection(driver) if connection.dialect.name == "postgresql" else SqliteConnection(driver)
     session.info[_SQL_CONNECTION] = (transaction, sql)
     return sql
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached now (down, restarting, out of connections, pool timeout),
+    whether the SQL layer's driver raised it or SQLAlchemy wrapped it. Both apps ask this."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy's wrapper -> its DBAPI adapter's error -> the driver's
+        if seen is None:
+            return False
+        if isinstance(seen, (*DATABASE_UNAVAILABLE, sqlalchemy.exc.TimeoutError)):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from licenseserver.api.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+from licenseserver.api.errors import RETRY_AFTER_SECONDS
 from licenseserver.api.guard import BODY_METHODS, is_json_or_absent
 from licenseserver.api.management.state import ManagementState, management_state
+from licenseserver.db.unit_of_work import is_database_unavailable
 from licenseserver.domain.audit.service import Actor
 from licenseserver.domain.tokens.auth import TokenIdentity, authenticate
 from licenseserver.kit.clientaddr import client_address
@@ -110,19 +111,6 @@ def _body_content_type(request: Request) -> bytes | None:
     return None if value is None else value.encode("latin-1")
 
 
-def _database_unavailable(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(5):  # SQLAlchemy's wrapper -> its DBAPI adapter's error -> the driver's
-        if seen is None:
-            return False
-        if isinstance(seen, (*DATABASE_UNAVAILABLE, sqlalchemy.exc.TimeoutError)):
-            return True
-        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
-
-
 async def run_call(request: Request, work: Work, *, write: bool) -> Response:
     """Admit the call, then run `work` as the call's one transaction."""
     _refuse_token_in_query(request)
@@ -138,7 +126,7 @@ async def run_call(request: Request, work: Work, *, write: bool) -> Response:
         # The schema's constraints stand behind the services' locks: a lost race is a conflict.
         raise AppError(409, ErrorCode.CONFLICT, "Conflicting concurrent change, retry") from None
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        if not _database_unavailable(exc):
+        if not is_database_unavailable(exc):
             raise
         log.warning("database unavailable: %s", type(exc).__name__)
         body = error_body(503, ErrorCode.SERVICE_UNAVAILABLE, "Database temporarily unavailable, retry shortly")
