@@ -202,7 +202,7 @@ async def list_deliveries(request: Request, endpoint_id: Id, query: Annotated[Pa
         conn = await sql_connection(call.session)
         await endpoints.get_endpoint(conn, endpoint_id)  # 404 for an unknown endpoint
         page = await feed.deliveries_of_endpoint(conn, endpoint_id, query.request())
-        return JsonResponse(page_json(page, feed.DeliveryView.json))
+        return JsonResponse(page_json(page, feed.delivery_json))
 
     return await reading(request, work)
 
@@ -228,6 +228,6 @@ async def redeliver_delivery(request: Request, endpoint_id: Id, delivery_id: Id)
         await record(call.session, call.actor, "webhook_redelivered", DELIVERY_ENTITY, delivery_id, after=after)
         delivery = await feed.delivery_of_endpoint(conn, endpoint_id, delivery_id)
         assert delivery is not None  # read above in this transaction
-        return JsonResponse(delivery.json())
+        return JsonResponse(feed.delivery_json(delivery))
 
     return await writing(request, work)

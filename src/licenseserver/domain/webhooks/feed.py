@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from licenseserver.db.sql import Connection, Query, Row
-from licenseserver.domain.webhooks.history import DELIVERIES, DELIVERY_COLUMNS
+from licenseserver.domain.webhooks.history import DELIVERIES, DELIVERY_COLUMNS, DeliveryRow, delivery_row
 from licenseserver.kit.paging import Page, PageRequest, page_of
 from licenseserver.kit.timefmt import iso_utc
 
@@ -56,58 +56,29 @@ async def events_after(conn: Connection, after_id: int, limit: int, event_type: 
     return FeedPage([_event(row) for row in rows[:limit]], len(rows) > limit)
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryView:
-    id: int
-    event_id: str
-    event_type: str
-    state: str  # pending, delivered, failed
-    attempts: int
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: Row) -> DeliveryView:
-        return cls(
-            id=int(row["id"]),
-            event_id=str(row["event_id"]),
-            event_type=str(row["event_type"]),
-            state=str(row["state"]),
-            attempts=int(row["attempts"]),
-            next_attempt_at=row["next_attempt_at"],
-            last_attempt_at=row["last_attempt_at"],
-            last_status_code=row["last_status_code"],
-            last_error=row["last_error"],
-            created_at=row["created_at"],
-            delivered_at=row["delivered_at"],
-        )
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "state": self.state,
-            "attempts": self.attempts,
-            "last_status_code": self.last_status_code,
-            "last_error": self.last_error,
-            "last_attempt_at": iso_utc(self.last_attempt_at),
-            "next_attempt_at": iso_utc(self.next_attempt_at),
-            "created_at": iso_utc(self.created_at),
-            "delivered_at": iso_utc(self.delivered_at),
-        }
+def delivery_json(delivery: DeliveryRow) -> dict[str, Any]:
+    """A delivery as the management API shows it (the panel's history row, without its attempts)."""
+    return {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "last_attempt_at": iso_utc(delivery.last_attempt_at),
+        "next_attempt_at": iso_utc(delivery.next_attempt_at),
+        "created_at": iso_utc(delivery.created_at),
+        "delivered_at": iso_utc(delivery.delivered_at),
+    }
 
 
-async def deliveries_of_endpoint(conn: Connection, endpoint_id: int, wanted: PageRequest) -> Page[DeliveryView]:
+async def deliveries_of_endpoint(conn: Connection, endpoint_id: int, wanted: PageRequest) -> Page[DeliveryRow]:
     rows = await conn.fetch(DELIVERIES, endpoint_id, wanted.fetch, wanted.offset)
-    return page_of([DeliveryView.from_row(row) for row in rows], wanted)
+    return page_of([delivery_row(row, []) for row in rows], wanted)
 
 
-async def delivery_of_endpoint(conn: Connection, endpoint_id: int, delivery_id: int) -> DeliveryView | None:
+async def delivery_of_endpoint(conn: Connection, endpoint_id: int, delivery_id: int) -> DeliveryRow | None:
     """The delivery when it exists and belongs to this endpoint (a redelivery names both)."""
     row = await conn.fetchrow(DELIVERY, delivery_id, endpoint_id)
-    return None if row is None else DeliveryView.from_row(row)
+    return None if row is None else delivery_row(row, [])

@@ -69,7 +69,7 @@ def _attempt(row: Row) -> AttemptRow:
     )
 
 
-def _delivery(row: Row, attempts: list[AttemptRow]) -> DeliveryRow:
+def delivery_row(row: Row, attempts: list[AttemptRow]) -> DeliveryRow:
     return DeliveryRow(
         id=int(row["id"]),
         event_id=str(row["event_id"]),
@@ -93,7 +93,7 @@ async def delivery_history(conn: Connection, endpoint_id: int, wanted: PageReque
     by_delivery: dict[int, list[AttemptRow]] = {int(row["id"]): [] for row in rows}
     for row in await conn.fetch(ATTEMPTS, *args):
         by_delivery.setdefault(int(row["delivery_id"]), []).append(_attempt(row))
-    return page_of([_delivery(row, by_delivery[int(row["id"])]) for row in rows], wanted)
+    return page_of([delivery_row(row, by_delivery[int(row["id"])]) for row in rows], wanted)
 
 
 async def is_delivery_of(conn: Connection, delivery_id: int, endpoint_id: int) -> bool:
