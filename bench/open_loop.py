@@ -42,6 +42,9 @@ class OpenLoopResult:
     max_ms: float
     counters: dict[str, int] = field(default_factory=dict)
     rows_written: int | None = None  # verify scenarios: devices the run refreshed (a write each)
+    # The generator's own CPU, in cores (process time ÷ wall time): near 1.0 it cannot keep its
+    # timetable, and its own lag would show as the server's latency.
+    generator_cores: float = 0.0
 
 
 def percentile(ordered: list[float], share: float) -> float:
@@ -127,6 +130,7 @@ async def constant_rate(
     senders = [asyncio.create_task(sender()) for _ in range(connections)]
     total = max(1, round(rate * seconds))
     start = loop.time() + 0.1
+    cpu_started = time.process_time()
     for i in range(total):
         due = start + i / rate
         if (wait := due - loop.time()) > 0:
@@ -138,6 +142,7 @@ async def constant_rate(
     for task in late:
         task.cancel()
     finished = loop.time()
+    generator_cores = (time.process_time() - cpu_started) / max(finished - start, 1e-9)
     ordered = sorted(latencies)
     answered = len(ordered)
     errors = counters[UNEXPECTED] + counters["socket error"] + (total - answered)
@@ -151,6 +156,7 @@ async def constant_rate(
         p999_ms=1e3 * percentile(ordered, 0.999),
         max_ms=1e3 * (ordered[-1] if ordered else 0.0),
         counters=dict(counters),
+        generator_cores=generator_cores,
     )
 
 

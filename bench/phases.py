@@ -14,7 +14,7 @@ from pathlib import Path
 
 import seed
 from closed_loop import Load, Result, run_wrk, to_result, wrk_command
-from open_loop import run_constant_rate
+from open_loop import OpenLoopResult, run_constant_rate
 from profiling import finish_recording, start_recording
 from report import Pair, Summary, load_average
 from scenarios import (
@@ -121,14 +121,22 @@ def run_pairs(run: Run, scenario: Scenario, servers: dict[str, Server]) -> Summa
     return summary
 
 
-def run_open_loop(run: Run, summary: Summary, server: Server) -> None:
-    """Constant rate at half the scenario's closed-loop capacity (median of its runs)."""
+def run_open_loop(run: Run, summary: Summary, servers: dict[str, Server]) -> None:
+    """Constant rate at half the scenario's closed-loop capacity (median of its runs), then the
+    bare baseline at the same rate: the latency the generator and the server stack add alone."""
     capacity = summary.median_of("requests_per_second") or 0.0
     if capacity < 2:
         run.problems.append(f"{summary.scenario.key}: no capacity measured, no open-loop run")
         return
-    scenario, seconds = summary.scenario, run.options.latency_seconds
+    scenario, server = summary.scenario, servers[summary.scenario.server]
     rate = capacity / 2
+    summary.open_loop = constant_rate_run(run, scenario, server, rate)
+    summary.resident_mib = resident_mib(process_tree(server.pid))
+    summary.open_loop_baseline = constant_rate_run(run, BASELINE, servers["baseline"], rate)
+
+
+def constant_rate_run(run: Run, scenario: Scenario, server: Server, rate: float) -> OpenLoopResult:
+    seconds = run.options.latency_seconds
     busy = load_average()
     warning = f"  WARNING: load average {busy:.2f} > {BUSY_LOAD:.1f}: busy machine" if busy > BUSY_LOAD else ""
     say(f"{scenario.label}, open loop at {rate:,.0f} req/s for {seconds} s, load average {busy:.2f}{warning}")
@@ -138,15 +146,14 @@ def run_open_loop(run: Run, summary: Summary, server: Server) -> None:
     started = database_clock(scenario, run.setting)
     result = run_constant_rate(HOST, port, traffic, rate, seconds, run.options.latency_connections)
     result.rows_written = rows_written(scenario, run.setting, started)
-    summary.open_loop = result
-    summary.resident_mib = resident_mib(process_tree(server.pid))
     writes = f", writes/request {result.rows_written / result.requests:.2f}" if result.rows_written is not None else ""
     say(
         f"  achieved {result.achieved_rate:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
-        f" p99.9 {result.p999_ms:.2f} ms, errors {result.errors}{writes}"
+        f" p99.9 {result.p999_ms:.2f} ms, errors {result.errors}{writes}, generator {result.generator_cores:.2f} cores"
     )
     if not server.alive():
         run.problems.append(f"{server.name} server died during the open-loop {scenario.key}")
+    return result
 
 
 def run_profile(run: Run, scenario: Scenario, server: Server) -> str:
@@ -182,7 +189,7 @@ def run_scenarios(run: Run, servers: dict[str, Server]) -> None:
     for scenario in chosen(run):
         run.summaries.append(run_pairs(run, scenario, servers))
     for summary in run.summaries:
-        run_open_loop(run, summary, servers[summary.scenario.server])
+        run_open_loop(run, summary, servers)
     if run.options.profile:
         scenario = BY_KEY[run.options.profile]
         profiled = next((s for s in run.summaries if s.scenario.key == scenario.key), None)
@@ -203,9 +210,9 @@ def check(run: Run, servers: list[Server], exit_codes: dict[str, int | None]) ->
                     )
                 if result.requests == 0:
                     run.problems.append(f"{result.name} (pair {pair.round}): no request completed")
-        if summary.open_loop and summary.open_loop.errors:
-            counts = summary.open_loop.counters
-            run.problems.append(f"{summary.scenario.key} open loop: {summary.open_loop.errors} errors {counts}")
+        for label, open_loop in (("open loop", summary.open_loop), ("baseline open loop", summary.open_loop_baseline)):
+            if open_loop and open_loop.errors:
+                run.problems.append(f"{summary.scenario.key} {label}: {open_loop.errors} errors {open_loop.counters}")
     for server in servers:
         if exit_codes.get(server.name) not in CLEAN_EXITS:
             run.problems.append(f"{server.name} server exited with {exit_codes[server.name]}")

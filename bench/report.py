@@ -40,6 +40,9 @@ class Summary:
     pairs: list[Pair] = field(default_factory=list)
     pool_rows: int | None = None
     open_loop: OpenLoopResult | None = None
+    # The bare baseline at the same constant rate right after: what the generator and the server
+    # stack alone add to the latency at that rate, so the scenario's own share can be read.
+    open_loop_baseline: OpenLoopResult | None = None
     resident_mib: dict[int, float] = field(default_factory=dict)  # API processes after its open-loop run
     profile: str = ""
 
@@ -55,9 +58,8 @@ class Summary:
 
     @property
     def errors(self) -> int:
-        return sum(p.scenario.errors + p.baseline.errors for p in self.pairs) + (
-            self.open_loop.errors if self.open_loop else 0
-        )
+        open_loops = (self.open_loop, self.open_loop_baseline)
+        return sum(p.scenario.errors + p.baseline.errors for p in self.pairs) + sum(o.errors for o in open_loops if o)
 
     def note(self) -> str:
         counters: dict[str, int] = {}
@@ -94,6 +96,8 @@ class Summary:
             "median_database_cpu_us": self.median_of("database_cpu_us"),
             "pairs": [asdict(p) | {"ratio": p.ratio} for p in self.pairs],
             "open_loop": asdict(self.open_loop) if self.open_loop else None,
+            "open_loop_baseline": asdict(self.open_loop_baseline) if self.open_loop_baseline else None,
+            "median_baseline_server_cpu_us": self.median_of("server_cpu_us", "baseline"),
             "resident_mib": self.resident_mib,
             "profile": self.profile,
         }
@@ -102,9 +106,9 @@ class Summary:
 def table(summaries: list[Summary]) -> str:
     lines = [
         "| scenario | pairs | req/s | baseline req/s | ratio (median) | ratios | p50 / p99 ms (closed)"
-        " | server CPU µs/req | PostgreSQL CPU µs/req | open loop req/s (planned) | p50 / p99 / p99.9 ms"
-        " | RSS MiB | errors | note |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        " | server CPU µs/req (baseline) | PostgreSQL CPU µs/req | open loop req/s (planned) | p50 / p99 / p99.9 ms"
+        " | baseline at that rate p50 / p99 ms | generator cores | RSS MiB | errors | note |",
+        "| --- | ---: | ---: | ---: | ---: | --- |" + " ---: |" * 9 + " --- |",
     ]
     for s in summaries:
         ratios = [p.ratio for p in s.pairs if p.ratio is not None]
@@ -113,12 +117,13 @@ def table(summaries: list[Summary]) -> str:
         cells += [_optional(s.median_of("requests_per_second", "baseline"), "{:,.0f}"), _optional(s.ratio, "{:.3f}")]
         cells += [" ".join(f"{r:.3f}" for r in ratios) or "–"]
         cells += [f"{_optional(s.median_of('p50_ms'), '{:.2f}')} / {_optional(s.median_of('p99_ms'), '{:.2f}')}"]
-        cells += [
-            _optional(s.median_of("server_cpu_us"), "{:,.0f}"),
-            _optional(s.median_of("database_cpu_us"), "{:,.0f}"),
-        ]
+        cpu, baseline_cpu = s.median_of("server_cpu_us"), s.median_of("server_cpu_us", "baseline")
+        cells += [f"{_optional(cpu, '{:,.0f}')} ({_optional(baseline_cpu, '{:,.0f}')})"]
+        cells += [_optional(s.median_of("database_cpu_us"), "{:,.0f}")]
         cells += [f"{o.achieved_rate:,.0f} ({o.planned_rate:,.0f})" if o else "–"]
         cells += [f"{o.p50_ms:.2f} / {o.p99_ms:.2f} / {o.p999_ms:.2f}" if o else "–"]
+        b = s.open_loop_baseline
+        cells += [f"{b.p50_ms:.2f} / {b.p99_ms:.2f}" if b else "–", f"{o.generator_cores:.2f}" if o else "–"]
         cells += [" ".join(f"{v:.0f}" for v in s.resident_mib.values()) or "–", str(s.errors), s.note()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
