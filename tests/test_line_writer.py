@@ -11,7 +11,7 @@ import textwrap
 import threading
 import time
 
-from licenseserver.kit.line_writer import LineWriter
+from licenseserver.kit.line_writer import HAND_OVER_SECONDS, LineWriter
 
 
 class SlowStream(io.StringIO):
@@ -94,3 +94,26 @@ def test_lines_still_queued_at_exit_are_written() -> None:
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
     paths = [line.split('"path":"', 1)[1].split('"', 1)[0] for line in done.stdout.splitlines()]
     assert paths == [f"/x/{n}" for n in range(50)]
+
+
+def test_lines_leave_in_one_hand_over_per_interval_not_per_loop_turn() -> None:
+    stream = SlowStream(delay=0.0)
+    writer = LineWriter(logging.StreamHandler(stream))
+
+    async def serve() -> list[str]:
+        # About 100 loop turns of 2 ms, a line each, as requests alone on the loop make them.
+        deadline = time.perf_counter() + 0.2
+        n = 0
+        while time.perf_counter() < deadline:
+            writer.add(f"line {n}")
+            n += 1
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(2 * HAND_OVER_SECONDS + 0.05)  # the last ones leave without a flush
+        return [f"line {i}" for i in range(n)]
+
+    expected = asyncio.run(serve())
+    assert stream.getvalue().splitlines() == expected
+    assert len(expected) > 40
+    # 0.2 s of lines in HAND_OVER_SECONDS slices: a handful of writes, not one per turn.
+    assert stream.writes <= 0.2 / HAND_OVER_SECONDS + 3
+    writer.flush()

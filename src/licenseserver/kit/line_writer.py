@@ -2,12 +2,12 @@
 
 A write to the log stream can block for milliseconds (a full pipe, a file under page-cache
 writeback), and on the event loop such a wait stalls every request in flight. So the loop only
-collects the lines of one turn; at the end of the turn they go as one batch to a writer thread,
-which writes and flushes them under the handler's lock (the lock other log lines take too). One
-hand-over per loop turn, not per line: under load a turn answers many requests.
+collects the lines of HAND_OVER_SECONDS; then they go as one batch to a writer thread, which
+writes and flushes them under the handler's lock (the lock other log lines take too). One
+hand-over per 50 ms, not per line nor per loop turn: waking the thread is what costs.
 
 Lines still queued when the process ends are written by `flush()` (the apps' lifespans call it,
-and an atexit hook does for any other exit path); a SIGKILL loses at most one turn's lines.
+and an atexit hook does for any other exit path); a SIGKILL loses at most 50 ms of lines.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ import threading
 from typing import TextIO
 
 _STOP = None
+# How long the loop gathers lines before handing them over. Each hand-over wakes the writer
+# thread, which then takes the GIL from the loop: once per loop turn, that cost a request alone
+# on the loop 40 % more CPU (bench/verify_instructions.py, docs/performance.md); once per 50 ms
+# it costs nothing measurable, and a SIGKILL loses at most these 50 ms of lines.
+HAND_OVER_SECONDS = 0.05
 
 
 class LineWriter:
@@ -42,7 +47,7 @@ class LineWriter:
             return
         self._pending.append(line)
         if len(self._pending) == 1:
-            loop.call_soon(self._hand_over)
+            loop.call_later(HAND_OVER_SECONDS, self._hand_over)
 
     def flush(self, timeout: float = 2.0) -> None:
         """Write every queued line now and stop the writer thread (it starts again on demand)."""
