@@ -4,6 +4,7 @@ public contract (docs/api.md)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 
 from packaging.version import InvalidVersion, Version
@@ -22,16 +23,23 @@ from licenseserver.kit.docpatterns import (
 
 
 def _valid_version(value: str) -> str:
-    # `packaging` lets control characters that Python counts as space (\x1c-\x1f) surround a
-    # version, where pydantic's stripping leaves them: refuse them rather than store them.
-    printable = value.isascii() and value.isprintable()
+    if not _is_version(value):
+        raise ValueError("must be a version such as 1.2.0")
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _is_version(value: str) -> bool:
+    # Every verify and heartbeat carries one of the few versions in the field: each is parsed
+    # once. `packaging` lets control characters that Python counts as space (\x1c-\x1f)
+    # surround a version, where pydantic's stripping leaves them: refuse them rather than store them.
+    if not (value.isascii() and value.isprintable()):
+        return False
     try:
         Version(value)
     except InvalidVersion:
-        printable = False
-    if not printable:
-        raise ValueError("must be a version such as 1.2.0")
-    return value
+        return False
+    return True
 
 
 # pydantic checks `pattern` before `to_upper`, so the pattern admits lower case and the value

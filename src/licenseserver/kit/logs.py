@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import sys
 import time
@@ -70,6 +71,12 @@ def sane_request_id(value: str | None) -> str | None:
     return value if value is not None and _SANE_REQUEST_ID.fullmatch(value) else None
 
 
+# Request ids correlate log lines and guard nothing, so they come from a generator seeded from
+# os.urandom instead of a system call per request; each forked worker reseeds its own.
+_request_ids = random.Random()  # nosec B311
+os.register_at_fork(after_in_child=_request_ids.seed)
+
+
 def request_id_for(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]) -> str:
     """The id a trusted proxy gave the request (when it is sane), else a new random one."""
     if trusted:
@@ -79,7 +86,7 @@ def request_id_for(scope: MutableMapping[str, Any], trusted: tuple[Network, ...]
             kept = sane_request_id(incoming.decode("latin-1"))
             if kept is not None:
                 return kept
-    return os.urandom(16).hex()
+    return f"{_request_ids.getrandbits(128):032x}"
 
 
 _last_second: list[Any] = [None, ""]  # formatting the date once a second, not once a line
