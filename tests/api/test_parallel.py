@@ -8,8 +8,10 @@ requests really leave together.
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import psycopg
 import pytest
 from sqlalchemy.exc import IntegrityError
 
@@ -223,6 +226,57 @@ def test_activation_limit_holds_across_two_instances(pg_world: TestWorld, pg_ser
     scale = SCALES["postgresql"]
     for _ in range(scale.rounds):
         activation_limit_holds(pg_world, pg_servers, scale.activations)
+
+
+@pytest.fixture
+def counted_pg_world(worker_id: str) -> Iterator[TestWorld]:
+    """A PostgreSQL database of this test alone that counts calls of its PL/pgSQL functions
+    (track_functions), so no other test's server can add to the count."""
+    name = f"licenseserver_test_fn_{worker_id}_{os.getpid()}"
+    url = database.create_pg_database(name)
+    with psycopg.connect(database.PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE \"{name}\" SET track_functions = 'pl'")
+    engine = make_engine(url)
+    try:
+        database.reset_pg(engine)
+        yield TestWorld("postgresql", url, engine)
+    finally:
+        engine.dispose()
+        database.drop_pg_database(name)
+
+
+FUNCTION_CALLS = "SELECT COALESCE(SUM(calls), 0) FROM pg_stat_user_functions WHERE funcname = :n"
+
+
+def function_calls(world: TestWorld, name: str, expected: int) -> int:
+    """Calls of the function counted by the server, once the servers' backends have ended and
+    handed in their counts (a backend reports them on exit); waits up to 15 s for `expected`."""
+    deadline = time.monotonic() + 15
+    while True:
+        calls = int(world.scalar(FUNCTION_CALLS, n=name))
+        if calls >= expected or time.monotonic() > deadline:
+            return calls
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_new_devices_at_once_on_two_instances_go_through_the_one_call_and_stop_at_the_limit(
+    counted_pg_world: TestWorld,
+) -> None:
+    """A burst of new devices on two server processes, each device activated by one call of
+    activate_new_device (migration 0012): exactly `limit` are created, and the server counted one
+    call per request, so the burst did not fall back to the transaction for its grants."""
+    world = counted_pg_world
+    scale = SCALES["postgresql"]
+    servers = [LiveServer(world) for _ in range(2)]
+    try:
+        for _ in range(scale.rounds):
+            activation_limit_holds(world, servers, scale.activations)
+    finally:
+        for server in servers:
+            server.stop()
+    requests = scale.rounds * scale.activations
+    assert function_calls(world, "activate_new_device", expected=requests) == requests
 
 
 # --- the rules are in the schema itself ------------------------------------------------------------

@@ -23,6 +23,7 @@ from licenseserver.domain.clients.service import current_session_timeout
 from licenseserver.domain.licensing import license_statements as license_repo
 from licenseserver.domain.licensing import rules, session_rules
 from licenseserver.domain.licensing import session_statements as session_repo
+from licenseserver.domain.licensing.activation_limit import room_for_one_more_sql
 from licenseserver.domain.licensing.rules import LicenseTerms
 from licenseserver.kit.timefmt import utc_today
 from tests.support.world import TestWorld
@@ -64,7 +65,8 @@ async def _sql_keys(conn: Connection, fragment: str, today: date) -> set[str]:
     }
 
 
-async def _license_forms(session: AsyncSession, customer_id: int, today: date) -> dict[str, Forms]:
+async def _edge_licenses(session: AsyncSession, customer_id: int, today: date) -> dict[str, LicenseTerms]:
+    """A license for each edge, max_activations 1; each key's terms as the SQL layer reads them."""
     for number, (active, start, end) in enumerate(_license_edges(today)):
         session.add(
             License(
@@ -73,15 +75,21 @@ async def _license_forms(session: AsyncSession, customer_id: int, today: date) -
                 license_type="subscription",
                 valid_from=start,
                 valid_until=end,
+                max_activations=1,
                 is_active=active,
             )
         )
     await session.flush()
     conn = await sql_connection(session)
-    terms = {
+    return {
         row["license_key"]: rules.Terms.of_row(row)
         for row in await conn.fetch(Query(f"SELECT {license_repo.LICENSE_COLUMNS} FROM licenses"))
     }
+
+
+async def _license_forms(session: AsyncSession, customer_id: int, today: date) -> dict[str, Forms]:
+    terms = await _edge_licenses(session, customer_id, today)
+    conn = await sql_connection(session)
 
     def python(predicate: Callable[[LicenseTerms], bool]) -> set[str]:
         return {key for key, lic in terms.items() if predicate(lic)}
@@ -149,6 +157,41 @@ def test_license_predicates_agree_in_every_form(world: TestWorld) -> None:
 def test_verify_statements_are_built_from_the_usable_rule() -> None:
     assert rules.usable_sql("$4") in license_repo.VERIFY_AND_REFRESH_MANY.text
     assert rules.usable_sql("$3") in license_repo.VERIFY_MATCH.text
+
+
+# ---- the one-call activation (PostgreSQL's function activate_new_device, migration 0012) -------
+
+
+def test_the_activation_function_holds_the_usable_and_limit_rules_as_they_render(pg_world: TestWorld) -> None:
+    """The migration wrote both predicates into the function: a change to either rule fails here
+    until a migration replaces the function with the new text."""
+    source = pg_world.scalar("SELECT prosrc FROM pg_proc WHERE proname = 'activate_new_device'")
+    assert rules.usable_sql("p_today") in source
+    assert room_for_one_more_sql("v_license_id", "v_limit") in source
+
+
+async def _activated_by_the_function(
+    session: AsyncSession, customer_id: int, today: date
+) -> tuple[set[str], set[str], set[str]]:
+    terms = await _edge_licenses(session, customer_id, today)
+    conn = await sql_connection(session)
+
+    async def activated(device: str) -> set[str]:
+        added = {key: await license_repo.activate_new_device(conn, key, device, "", None, today) for key in terms}
+        return {key for key, row in added.items() if row is not None}
+
+    usable = {key for key, lic in terms.items() if rules.is_usable(lic, today)}
+    return usable, await activated("hw-first"), await activated("hw-second")
+
+
+def test_the_activation_function_activates_exactly_the_usable_licenses_up_to_the_limit(pg_world: TestWorld) -> None:
+    customer_id = pg_world.customer()
+    today = utc_today()
+    usable, first, second = run_in_orm_transaction(
+        pg_world.database_url, lambda s: _activated_by_the_function(s, customer_id, today)
+    )
+    assert first == usable and len(usable) == 8
+    assert second == set()  # max_activations 1: no room for a second device on any of them
 
 
 # ---- sessions --------------------------------------------------------------------------------

@@ -73,14 +73,18 @@ async def activate(request: Request) -> Response:
 
 
 async def _activation(db: Database, body: ActivateRequest) -> license_calls.ActivationOutcome:
-    """A known device in one statement; a new one (or a refusal) under the license lock, in as few
-    round trips as the rule allows (docs/performance.md)."""
-    async with db.autocommit() as conn:
-        known = await license_calls.reactivate_on(conn, body)
-    if known is not None:
-        return known
+    """A known device in one statement; on PostgreSQL a new one in one more, a server-side function
+    that locks, counts after the lock (a fresh snapshot per statement) and inserts: two round trips
+    where the transaction takes five. Anything else — a refusal, SQLite, activation.created wanted —
+    under the license lock in a transaction, which answers as it always has (docs/architecture.md)."""
     try:
         try:
+            async with db.autocommit() as conn:
+                done = await license_calls.reactivate_on(conn, body)
+                if done is None:
+                    done = await license_calls.activate_new_in_one_call(conn, body)
+            if done is not None:
+                return done
             async with db.transaction() as conn:
                 return await license_calls.activate_new_on(conn, body)
         except DUPLICATE_ROW:  # the same device activated by a concurrent request meanwhile

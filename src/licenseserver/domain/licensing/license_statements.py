@@ -48,6 +48,11 @@ INSERT_ACTIVATION_IF_ROOM = Query(
     f" CAST($4 AS TEXT), {{now}}, {{now}}, TRUE WHERE {room_for_one_more_sql('$1', '$5')}"
     f" RETURNING {ACTIVATION_COLUMNS}"
 )
+# A new device on PostgreSQL in one round trip (api/routes/license.py): migration 0012's function
+# locks the license by key while it is usable today ($5), then inserts the device while the license
+# has room, in a statement of its own, so its snapshot is taken with the lock held and the count is
+# exact (a VOLATILE function's statements each take a fresh one). No row: the transaction decides.
+ACTIVATE_NEW_DEVICE = Query(f"SELECT {ACTIVATION_COLUMNS} FROM activate_new_device($1, $2, $3, $4, $5)")
 FIND_ACTIVE_ACTIVATION = Query(
     "SELECT id FROM activations WHERE license_id = $1 AND hardware_hash = $2 AND is_active = TRUE"
 )
@@ -117,6 +122,12 @@ async def insert_activation_if_room(
     conn: Connection, license_id: int, hardware_hash: str, machine_name: str, app_version: str | None, limit: int
 ) -> Row | None:
     return await conn.fetchrow(INSERT_ACTIVATION_IF_ROOM, license_id, hardware_hash, machine_name, app_version, limit)
+
+
+async def activate_new_device(
+    conn: Connection, license_key: str, hardware_hash: str, machine_name: str, app_version: str | None, today: date
+) -> Row | None:
+    return await conn.fetchrow(ACTIVATE_NEW_DEVICE, license_key, hardware_hash, machine_name, app_version, today)
 
 
 async def find_active_activation_id(conn: Connection, license_id: int, hardware_hash: str) -> int | None:

@@ -114,6 +114,13 @@ async def activation_created(conn: Connection, license_row: Row, activation: Row
         await emit(conn, ACTIVATION_CREATED, _activation_data(license_row, activation))
 
 
+async def activation_created_wanted(conn: Connection) -> bool:
+    """Whether `activation_created` would write its event now: the same reading of the
+    subscriptions (at most SUBSCRIPTION_CACHE_SECONDS old, else read again on `conn`), for a
+    caller that must pick the path that can write it."""
+    return await wants(conn, ACTIVATION_CREATED)
+
+
 async def activation_deactivated(conn: Connection, license_row: Row, device: Mapping[str, Any]) -> None:
     """A device deactivated by staff (panel or management API); `device` as before the change."""
     data = _activation_data(license_row, device)

@@ -1,0 +1,205 @@
+"""A new device on PostgreSQL in two round trips: the quick path's UPDATE, then one call of the
+server-side function activate_new_device (migration 0012) on an autocommit connection of the
+durable pool. The transaction still answers every refusal, and runs whenever activation.created
+is wanted (the event commits with the activation). SQLite keeps the transaction throughout.
+
+The statements are read off the driver: every connection the in-process License API opens gets
+asyncpg's query logger, so a test sees each statement it sent (one round trip each once
+prepared), BEGIN and COMMIT included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.testclient import TestClient
+
+from licenseserver.domain.licensing import license_statements as repo
+from licenseserver.domain.licensing.locks import LOCK_BY_KEY
+from licenseserver.domain.webhooks.outbox import ENABLED_EVENT_TYPES, INSERT_EVENT, SUBSCRIPTIONS
+from tests.api.helpers import activate, assert_error, days
+from tests.conftest import make_client
+from tests.support.world import TestWorld
+from tests.webhooks.conftest import events, subscribe
+
+
+def _sql(query: Any) -> str:
+    return str(query.render("postgresql"))
+
+
+QUICK_UPDATE = _sql(repo.REFRESH_KNOWN_DEVICE)
+ONE_CALL = _sql(repo.ACTIVATE_NEW_DEVICE)
+LOCK = _sql(LOCK_BY_KEY)
+COUNTED_INSERT = _sql(repo.INSERT_ACTIVATION_IF_ROOM)
+REFRESH_UNDER_LOCK = _sql(repo.REFRESH_ACTIVE_ACTIVATION)
+READ_SUBSCRIPTIONS = _sql(ENABLED_EVENT_TYPES)
+WRITE_EVENT = _sql(INSERT_EVENT)
+# What activation sends; the caches' reads and the deliverer's polls are left out.
+ACTIVATION_STATEMENTS = {QUICK_UPDATE, ONE_CALL, LOCK, COUNTED_INSERT, REFRESH_UNDER_LOCK, WRITE_EVENT}
+# The transaction's statements after the one call found no room: today's refusal, unchanged.
+REFUSED_IN_THE_TRANSACTION = ["BEGIN", LOCK, COUNTED_INSERT, REFRESH_UNDER_LOCK, "ROLLBACK"]
+
+
+@dataclass
+class Sent:
+    sql: str
+    durable: bool  # sent on a connection that commits with synchronous_commit on
+
+
+@dataclass
+class StatementLog:
+    sent: list[Sent] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+    def activation(self) -> list[str]:
+        """The activation's statements in order, BEGIN / COMMIT / ROLLBACK as their first word."""
+        return [_named(s.sql) for s in self.sent if s.sql in ACTIVATION_STATEMENTS or _named(s.sql) != s.sql]
+
+    def durable(self, sql: str) -> list[bool]:
+        return [s.durable for s in self.sent if s.sql == sql]
+
+    def count(self, sql: str) -> int:
+        return sum(1 for s in self.sent if s.sql == sql)
+
+
+def _named(sql: str) -> str:
+    word = sql.strip().rstrip(";").split(" ", 1)[0].upper()
+    return word if word in {"BEGIN", "COMMIT", "ROLLBACK"} else sql
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatementLog]:
+    """Every statement the connections opened from now on send (db/sql/postgres.py connects
+    through asyncpg.connect, for both of its pools)."""
+    log = StatementLog()
+    real_connect = asyncpg.connect
+
+    async def connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+        conn = await real_connect(*args, **kwargs)
+        durable = (kwargs.get("server_settings") or {}).get("synchronous_commit", "on") == "on"
+        conn.add_query_logger(lambda record: log.sent.append(Sent(record.query, durable)))
+        return conn
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+    SUBSCRIPTIONS.invalidate()  # no reading carried over from another test's database
+    yield log
+    SUBSCRIPTIONS.invalidate()
+
+
+@pytest.fixture
+def pg_api(pg_world: TestWorld, statements: StatementLog) -> Iterator[TestClient]:
+    with make_client(pg_world, webhook_poll_seconds=60) as client:
+        yield client
+
+
+def test_a_new_device_takes_the_quick_update_and_one_call(
+    pg_world: TestWorld, pg_api: TestClient, statements: StatementLog
+) -> None:
+    key = pg_world.license(max_activations=3)
+
+    first = activate(pg_api, key, "hw-1")
+    # The process had no reading of the subscriptions yet: it reads them once, on the same connection.
+    assert statements.count(READ_SUBSCRIPTIONS) == 1
+    statements.clear()
+    second = activate(pg_api, key, "hw-2", "OFFICE", "1.2.0")
+
+    for response in (first, second):
+        assert response.status_code == 200, response.text
+        assert response.json()["already_active"] is False
+    assert statements.activation() == [QUICK_UPDATE, ONE_CALL]  # no BEGIN, no lock of its own, no COMMIT
+    assert statements.durable(ONE_CALL) == [True]  # the normal pool: the commit waits for the disk
+    created = second.json()["activation"]
+    assert (created["license_key"], created["hardware_hash"], created["machine_name"]) == (key, "hw-2", "OFFICE")
+    row = pg_world.rows("SELECT app_version, is_active FROM activations WHERE id = :i", i=created["id"])
+    assert row == [{"app_version": "1.2.0", "is_active": True}]
+
+    statements.clear()
+    again = activate(pg_api, key, "hw-2")  # a known device: the quick UPDATE alone
+    assert again.json()["already_active"] is True
+    assert statements.activation() == [QUICK_UPDATE]
+
+
+def test_a_new_device_at_the_limit_is_refused_by_the_transaction_as_before(
+    pg_world: TestWorld, pg_api: TestClient, statements: StatementLog
+) -> None:
+    key = pg_world.license(max_activations=2)
+    assert activate(pg_api, key, "hw-1").status_code == 200
+    assert activate(pg_api, key, "hw-2").status_code == 200
+    before = pg_world.snapshot()
+    statements.clear()
+
+    refused = activate(pg_api, key, "hw-3")
+
+    body = assert_error(refused, 409, "ACTIVATION_LIMIT_REACHED")
+    assert body["error"] == "Activation limit reached (2 devices)"
+    assert statements.activation() == [QUICK_UPDATE, ONE_CALL, *REFUSED_IN_THE_TRANSACTION]
+    assert pg_world.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("values", "status", "code", "message"),
+    [
+        ({"is_active": False}, 403, "LICENSE_INACTIVE", "License is inactive"),
+        ({"valid_from": days(-30), "valid_until": days(-1)}, 403, "LICENSE_EXPIRED", "License has expired"),
+        ({"valid_from": days(1)}, 403, "LICENSE_NOT_YET_VALID", "License is not valid yet"),
+        (None, 404, "LICENSE_NOT_FOUND", "License not found"),
+    ],
+    ids=["inactive", "expired", "not-yet-valid", "unknown"],
+)
+def test_a_license_not_usable_today_is_refused_by_the_transaction_as_before(
+    pg_world: TestWorld,
+    pg_api: TestClient,
+    statements: StatementLog,
+    values: dict[str, Any] | None,
+    status: int,
+    code: str,
+    message: str,
+) -> None:
+    key = "ZZZZ-ZZZZ-ZZZZ-ZZZZ" if values is None else pg_world.license(**values)
+    before = pg_world.snapshot()
+    statements.clear()
+
+    body = assert_error(activate(pg_api, key, "hw-1"), status, code)
+
+    assert body["error"] == message
+    # The function added nothing (no lock taken on an unusable license); the transaction found why.
+    assert statements.activation() == [QUICK_UPDATE, ONE_CALL, "BEGIN", LOCK, "ROLLBACK"]
+    assert pg_world.snapshot() == before
+
+
+def test_while_activation_created_is_wanted_the_transaction_writes_it_with_the_activation(
+    pg_world: TestWorld, pg_api: TestClient, statements: StatementLog
+) -> None:
+    key = pg_world.license(max_activations=3)
+    assert activate(pg_api, key, "hw-before").status_code == 200  # no endpoint yet: the one call
+    assert statements.count(ONE_CALL) == 1 and events(pg_world) == []
+    subscribe(pg_world, "activation.created")  # in this process: its reading is dropped at once
+    statements.clear()
+
+    response = activate(pg_api, key, "hw-after")
+
+    assert response.status_code == 200, response.text
+    assert statements.activation() == [QUICK_UPDATE, "BEGIN", LOCK, COUNTED_INSERT, WRITE_EVENT, "COMMIT"]
+    recorded = events(pg_world, "activation.created")
+    assert [e["data"]["hardware_hash"] for e in recorded] == ["hw-after"]
+    # One transaction wrote both rows: they carry the same transaction id.
+    same = pg_world.scalar(
+        "SELECT a.xmin = e.xmin FROM activations a, webhook_events e"
+        " WHERE a.hardware_hash = 'hw-after' AND e.event_id = :e",
+        e=recorded[0]["event_id"],
+    )
+    assert same is True
+
+
+def test_a_new_device_at_the_limit_gets_the_same_answer_on_both_databases(world: TestWorld, api: TestClient) -> None:
+    key = world.license(max_activations=1)
+    created = activate(api, key, "hw-1")
+    assert created.status_code == 200 and created.json()["already_active"] is False
+    body = assert_error(activate(api, key, "hw-2"), 409, "ACTIVATION_LIMIT_REACHED")
+    assert body["error"] == "Activation limit reached (1 devices)"
+    assert world.scalar("SELECT COUNT(*) FROM activations") == 1
