@@ -39,7 +39,8 @@ def podman_env() -> dict[str, str]:
 
 def require_podman() -> None:
     """Fail, never skip silently, when podman is missing; the opt-out works only outside CI."""
-    if shutil.which("podman") and shutil.which("mmdebstrap"):
+    runc = shutil.which("runc") or shutil.which("runc", path="/usr/sbin")
+    if shutil.which("podman") and shutil.which("mmdebstrap") and runc:
         return
     if os.environ.get(OPT_OUT_VARIABLE) == "1" and not os.environ.get("CI"):
         pytest.skip(f"podman is missing and {OPT_OUT_VARIABLE}=1 (install: {INSTALL_HINT})")
