@@ -1,6 +1,7 @@
 """The Dockerfile and its build context, checked without Docker: the stages, the user, the
 health check (run for real against a live API), the absence of build tools and secrets, and that
-the build context yields a package with its templates, static files and migrations."""
+the build context yields a package with its templates, static files and migrations.
+(tests/deploy/test_image.py builds the image and runs it.)"""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
 
+from licenseserver.admin.i18n import BABEL_LOCALES
 from licenseserver.serving import DEFAULT_PORTS
 from tests.conftest import LiveServer, free_port
 from tests.deploy.files import DOCKERFILE, DOCKERIGNORE, ROOT, SETTING_NAMES, parse_cli
@@ -25,7 +27,9 @@ from tests.support.world import TestWorld
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_KEY$")
 CREDENTIALS_IN_URL = re.compile(r"://[^/@\s]+:[^/@\s]+@")
-BUILD_TOOLS = re.compile(r"\b(apt-get|apt|apk|yum|dnf|gcc|g\+\+|cc|make|build-essential|pip install|git)\b")
+# A package installed, or a compiler run: neither belongs in a stage the runtime is made of.
+INSTALLS = re.compile(r"\b(apt-get|apt|apk|yum|dnf|pip3?)\s+(-\S+\s+)*(install|add)\b|\bdpkg\s+(-i|--install)\b")
+BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|cc|make|build-essential|git|strip)\b")
 
 
 @dataclass
@@ -72,24 +76,36 @@ def healthcheck_command() -> list[str]:
     return exec_form(command.strip())
 
 
-def test_multi_stage_with_a_slim_python_runtime() -> None:
-    all_stages = stages()
-    assert len(all_stages) >= 2
-    assert re.fullmatch(r"python:3\.11-slim(-\w+)?", runtime().base), runtime().base
-    built_from = {
-        re.search(r"--from=(\S+)", value).group(1)  # type: ignore[union-attr]
-        for value in runtime().values("COPY")
-        if "--from=" in value
-    }
-    assert built_from == {all_stages[0].name}
+def stage(name: str) -> Stage:
+    (found,) = [item for item in stages() if item.name == name]
+    return found
 
 
-def test_runtime_stage_installs_nothing_and_has_no_build_tools() -> None:
-    for command in runtime().values("RUN"):
-        assert not BUILD_TOOLS.search(command), f"the final stage must not install or compile: {command}"
-    copies = runtime().values("COPY") + runtime().values("ADD")
-    # Only the finished virtualenv comes across: no source tree, no pip cache, nothing from the context.
-    assert copies == ["--from=build /opt/venv /opt/venv"]
+def test_the_runtime_is_a_trimmed_slim_python_system_and_the_virtualenv() -> None:
+    assert [item.name for item in stages()] == ["build", "system", "runtime"]
+    # FROM scratch with the trimmed tree copied in: files deleted in `system` weigh nothing.
+    assert runtime().base == "scratch"
+    assert runtime().values("COPY") == ["--from=system / /", "--from=build /opt/venv /opt/venv"]
+    # The virtualenv's python is the base's: both stages start from the same slim Python image.
+    assert stage("build").base == stage("system").base
+    assert re.fullmatch(r"python:3\.11-slim(-\w+)?", stage("system").base), stage("system").base
+
+
+def test_the_stages_the_runtime_is_made_of_install_and_compile_nothing() -> None:
+    assert runtime().values("RUN") == [], "the runtime is assembled from copies alone"
+    assert runtime().values("ADD") == []
+    for command in stage("system").values("RUN"):
+        assert not INSTALLS.search(command), f"the runtime's system must not install: {command}"
+        assert not BUILD_TOOLS.search(command), f"the runtime's system must not compile: {command}"
+    assert stage("system").values("COPY") == [], "nothing from the build context reaches the runtime's system"
+
+
+def test_the_build_stage_keeps_the_babel_locales_the_panel_formats_in() -> None:
+    (declared,) = [value for value in stage("build").values("ARG") if value.startswith("BABEL_LOCALES=")]
+    kept = set(declared.split("=", 1)[1].strip('"').split())
+    # Babel reads a locale's file and every parent's: de_DE -> de -> root.
+    needed = {name for locale in BABEL_LOCALES.values() for name in ("root", locale.language, str(locale))}
+    assert needed <= kept, f"add {sorted(needed - kept)} to BABEL_LOCALES in the Dockerfile"
 
 
 def test_runtime_runs_as_a_numeric_non_root_user() -> None:
@@ -101,7 +117,7 @@ def test_runtime_runs_as_a_numeric_non_root_user() -> None:
     assert not gid or (gid.isdigit() and int(gid) > 0)
     last_user = max(index for index, name in enumerate(order) if name == "USER")
     assert last_user < order.index("ENTRYPOINT")
-    (created,) = [command for command in runtime().values("RUN") if "useradd" in command]
+    (created,) = [command for command in stage("system").values("RUN") if "useradd" in command]
     assert f"--uid {uid}" in created
 
 
@@ -120,7 +136,7 @@ def test_default_command_serves_the_api_where_the_healthcheck_looks() -> None:
 
 def test_healthcheck_needs_only_python() -> None:
     command = healthcheck_command()
-    assert command[0] == "python", "slim has no curl or wget"
+    assert command[0] == "python", "the image has no curl or wget"
     (value,) = runtime().values("HEALTHCHECK")
     for option in ("--interval=", "--timeout=", "--start-period=", "--retries="):
         assert option in value
@@ -144,13 +160,22 @@ def test_healthcheck_command_tells_a_healthy_api_from_a_dead_one(world: TestWorl
 
 
 def test_no_secrets_in_env_arg_or_labels() -> None:
-    parser = parsed()
-    named = {**parser.envs, **parser.args, **parser.labels}
+    named: dict[str, str] = {}
+    for item in stages():
+        for instruction in ("ENV", "ARG", "LABEL"):
+            for value in item.values(instruction):
+                named.update(assignments(value))
+    assert "PATH" in named and "BABEL_LOCALES" in named, "every stage's ENV and ARG lines are read"
     for name, value in named.items():
         assert not SECRET_NAME.search(name.upper()), f"{name} would be baked into every image"
         assert not CREDENTIALS_IN_URL.search(value), f"{name} holds credentials"
         assert name.upper() not in SETTING_NAMES, f"{name} is a setting: give it at run time"
-    assert not [item for item in parser.structure if item["instruction"] == "ARG" and "=" not in item["value"]]
+    assert not [item for item in parsed().structure if item["instruction"] == "ARG" and "=" not in item["value"]]
+
+
+def assignments(value: str) -> dict[str, str]:
+    """`NAME=value NAME2="value 2"` (ENV, ARG and LABEL lines) as a dictionary."""
+    return {name: value.strip('"') for name, value in re.findall(r'([\w.-]+)=("[^"]*"|\S*)', value)}
 
 
 # --- the build context (.dockerignore) -------------------------------------------------------
