@@ -97,3 +97,56 @@ def test_an_answer_list_of_the_wrong_length_fails_the_batch() -> None:
         return await asyncio.gather(batch.ask(1), batch.ask(2), return_exceptions=True)
 
     assert all(isinstance(result, RuntimeError) for result in asyncio.run(scenario()))
+
+
+def test_with_one_batch_in_flight_the_later_turns_wait_and_leave_together() -> None:
+    run = Recorder(delay=0.05)
+
+    async def scenario() -> list[int]:
+        batch = TurnBatch(run, max_in_flight=1)
+        first = asyncio.ensure_future(batch.ask(1))
+        await asyncio.sleep(0.01)  # the first batch is being answered
+        later = [asyncio.ensure_future(batch.ask(n)) for n in (2, 3)]
+        await asyncio.sleep(0.01)  # a later turn
+        later.append(asyncio.ensure_future(batch.ask(4)))
+        return [await first, *[await ask for ask in later]]
+
+    assert asyncio.run(scenario()) == [10, 20, 30, 40]
+    assert run.calls == [[1], [2, 3, 4]]
+
+
+def test_a_full_batch_leaves_even_with_the_batches_in_flight_at_their_bound() -> None:
+    run = Recorder(delay=0.05)
+
+    async def scenario() -> list[int]:
+        batch = TurnBatch(run, max_items=3, max_in_flight=1)
+        first = asyncio.ensure_future(batch.ask(0))
+        await asyncio.sleep(0.01)
+        rest = await asyncio.gather(*(batch.ask(n) for n in range(1, 5)))
+        return [await first, *rest]
+
+    assert asyncio.run(scenario()) == [0, 10, 20, 30, 40]
+    assert run.calls == [[0], [1, 2, 3], [4]]
+
+
+def test_a_failed_batch_in_flight_still_sends_the_one_waiting_behind_it() -> None:
+    calls: list[list[int]] = []
+
+    async def first_call_fails(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        await asyncio.sleep(0.05)
+        if len(calls) == 1:
+            raise ConnectionError("database away")
+        return [item * 10 for item in items]
+
+    async def scenario() -> tuple[BaseException | int, int]:
+        batch = TurnBatch(first_call_fails, max_in_flight=1)
+        first = asyncio.ensure_future(batch.ask(1))
+        await asyncio.sleep(0.01)
+        second = await batch.ask(2)
+        return (await asyncio.gather(first, return_exceptions=True))[0], second
+
+    failed, second = asyncio.run(scenario())
+    assert isinstance(failed, ConnectionError)
+    assert second == 20
+    assert calls == [[1], [2]]

@@ -23,12 +23,21 @@ from licenseserver.domain.licensing.session_schemas import SessionHeartbeatReque
 from licenseserver.kit.errors import AppError
 from licenseserver.kit.turn_batch import TurnBatch
 
+# Verify batches answered at once per process. Without a bound, a loop turn's few verifies leave as
+# a batch of their own even while earlier ones still hold the stamp pool's connections, and wait
+# for one there, fixed in size; bounded, they wait in the next batch and join it. Measured with
+# two: 15 % less server CPU per verify and 1.2 × the closed-loop throughput (docs/performance.md);
+# heartbeat's writes did not gain, so its batches stay unbounded.
+VERIFY_BATCHES_IN_FLIGHT = 2
+
 
 class BatchedCalls:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.batched = db.dialect == "postgresql"
-        self.verifies: TurnBatch[VerifyRequest, Row | None] = TurnBatch(self._verify_many)
+        self.verifies: TurnBatch[VerifyRequest, Row | None] = TurnBatch(
+            self._verify_many, max_in_flight=VERIFY_BATCHES_IN_FLIGHT
+        )
         self.heartbeats: TurnBatch[tuple[SessionHeartbeatRequest, Client], Row | None] = TurnBatch(self._heartbeat_many)
         self.refreshes: TurnBatch[Refresh, None] = TurnBatch(self._refresh_many)
 

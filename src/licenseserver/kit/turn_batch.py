@@ -20,10 +20,18 @@ Answer = TypeVar("Answer")
 
 
 class TurnBatch(Generic[Item, Answer]):
-    def __init__(self, run: Callable[[list[Item]], Awaitable[Sequence[Answer]]], max_items: int = 200) -> None:
-        """`run` answers a list of items with a list of answers, in the same order."""
+    def __init__(
+        self,
+        run: Callable[[list[Item]], Awaitable[Sequence[Answer]]],
+        max_items: int = 200,
+        max_in_flight: int | None = None,
+    ) -> None:
+        """`run` answers a list of items with a list of answers, in the same order. With
+        `max_in_flight`, a batch filled while that many are being answered waits for one of them
+        to end, gathering the requests of the turns meanwhile (a full one leaves at once)."""
         self._run = run
         self._max_items = max_items
+        self._max_in_flight = max_in_flight
         self._items: list[Item] = []
         self._waiting: list[asyncio.Future[Answer]] = []
         self._running: set[asyncio.Task[None]] = set()
@@ -36,18 +44,25 @@ class TurnBatch(Generic[Item, Answer]):
         if len(self._items) == 1:
             loop.call_soon(self._send)
         elif len(self._items) >= self._max_items:
-            self._send()
+            self._send(full=True)
         return await answer
 
-    def _send(self) -> None:
+    def _send(self, full: bool = False) -> None:
         if not self._items:
             return
+        if not full and self._max_in_flight is not None and len(self._running) >= self._max_in_flight:
+            return  # the batch that ends next sends it
         items, waiting = self._items, self._waiting
         self._items, self._waiting = [], []
         task = asyncio.get_running_loop().create_task(self._answer(items, waiting))
         # The loop keeps only a weak reference to a task: hold it until it ends.
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._items:
+            self._send()
 
     async def _answer(self, items: list[Item], waiting: list[asyncio.Future[Answer]]) -> None:
         try:
