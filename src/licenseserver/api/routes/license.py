@@ -73,10 +73,9 @@ async def activate(request: Request) -> Response:
 
 
 async def _activation(db: Database, body: ActivateRequest) -> license_calls.ActivationOutcome:
-    """A known device in one statement; on PostgreSQL a new one in one more, a server-side function
-    that locks, counts after the lock (a fresh snapshot per statement) and inserts: two round trips
-    where the transaction takes five. Anything else — a refusal, SQLite, activation.created wanted —
-    under the license lock in a transaction, which answers as it always has (docs/architecture.md)."""
+    """A known device in one statement; on PostgreSQL a new one in one more
+    (`license_calls.activate_new_in_one_call`). Anything else — a refusal, SQLite, activation.created
+    wanted — under the license lock in a transaction, which answers as it always has."""
     try:
         try:
             async with db.autocommit() as conn:

@@ -48,10 +48,7 @@ INSERT_ACTIVATION_IF_ROOM = Query(
     f" CAST($4 AS TEXT), {{now}}, {{now}}, TRUE WHERE {room_for_one_more_sql('$1', '$5')}"
     f" RETURNING {ACTIVATION_COLUMNS}"
 )
-# A new device on PostgreSQL in one round trip (api/routes/license.py): migration 0012's function
-# locks the license by key while it is usable today ($5), then inserts the device while the license
-# has room, in a statement of its own, so its snapshot is taken with the lock held and the count is
-# exact (a VOLATILE function's statements each take a fresh one). No row: the transaction decides.
+# Migration 0012's function (why it is exact: license_calls.activate_new_in_one_call); $5 is today.
 ACTIVATE_NEW_DEVICE = Query(f"SELECT {ACTIVATION_COLUMNS} FROM activate_new_device($1, $2, $3, $4, $5)")
 FIND_ACTIVE_ACTIVATION = Query(
     "SELECT id FROM activations WHERE license_id = $1 AND hardware_hash = $2 AND is_active = TRUE"
