@@ -3,98 +3,39 @@ server-side function activate_new_device (migration 0012) on an autocommit conne
 durable pool. The transaction still answers every refusal, and runs whenever activation.created
 is wanted (the event commits with the activation). SQLite keeps the transaction throughout.
 
-The statements are read off the driver: every connection the in-process License API opens gets
-asyncpg's query logger, so a test sees each statement it sent (one round trip each once
-prepared), BEGIN and COMMIT included."""
+The statements are read off the driver (tests/api/conftest.py's `statements`), one round trip
+each once prepared, BEGIN and COMMIT included."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
 from licenseserver.domain.licensing import license_statements as repo
 from licenseserver.domain.licensing.locks import LOCK_BY_KEY
-from licenseserver.domain.webhooks.outbox import ENABLED_EVENT_TYPES, INSERT_EVENT, SUBSCRIPTIONS
+from licenseserver.domain.webhooks.outbox import ENABLED_EVENT_TYPES, INSERT_EVENT
+from tests.api.conftest import StatementLog, postgres_sql
 from tests.api.helpers import activate, assert_error, days
-from tests.conftest import make_client
 from tests.support.world import TestWorld
 from tests.webhooks.conftest import events, subscribe
 
-
-def _sql(query: Any) -> str:
-    return str(query.render("postgresql"))
-
-
-QUICK_UPDATE = _sql(repo.REFRESH_KNOWN_DEVICE)
-ONE_CALL = _sql(repo.ACTIVATE_NEW_DEVICE)
-LOCK = _sql(LOCK_BY_KEY)
-COUNTED_INSERT = _sql(repo.INSERT_ACTIVATION_IF_ROOM)
-REFRESH_UNDER_LOCK = _sql(repo.REFRESH_ACTIVE_ACTIVATION)
-READ_SUBSCRIPTIONS = _sql(ENABLED_EVENT_TYPES)
-WRITE_EVENT = _sql(INSERT_EVENT)
+QUICK_UPDATE = postgres_sql(repo.REFRESH_KNOWN_DEVICE)
+ONE_CALL = postgres_sql(repo.ACTIVATE_NEW_DEVICE)
+LOCK = postgres_sql(LOCK_BY_KEY)
+COUNTED_INSERT = postgres_sql(repo.INSERT_ACTIVATION_IF_ROOM)
+REFRESH_UNDER_LOCK = postgres_sql(repo.REFRESH_ACTIVE_ACTIVATION)
+READ_SUBSCRIPTIONS = postgres_sql(ENABLED_EVENT_TYPES)
+WRITE_EVENT = postgres_sql(INSERT_EVENT)
 # What activation sends; the caches' reads and the deliverer's polls are left out.
 ACTIVATION_STATEMENTS = {QUICK_UPDATE, ONE_CALL, LOCK, COUNTED_INSERT, REFRESH_UNDER_LOCK, WRITE_EVENT}
 # The transaction's statements after the one call found no room: today's refusal, unchanged.
 REFUSED_IN_THE_TRANSACTION = ["BEGIN", LOCK, COUNTED_INSERT, REFRESH_UNDER_LOCK, "ROLLBACK"]
 
 
-@dataclass
-class Sent:
-    sql: str
-    durable: bool  # sent on a connection that commits with synchronous_commit on
-
-
-@dataclass
-class StatementLog:
-    sent: list[Sent] = field(default_factory=list)
-
-    def clear(self) -> None:
-        self.sent.clear()
-
-    def activation(self) -> list[str]:
-        """The activation's statements in order, BEGIN / COMMIT / ROLLBACK as their first word."""
-        return [_named(s.sql) for s in self.sent if s.sql in ACTIVATION_STATEMENTS or _named(s.sql) != s.sql]
-
-    def durable(self, sql: str) -> list[bool]:
-        return [s.durable for s in self.sent if s.sql == sql]
-
-    def count(self, sql: str) -> int:
-        return sum(1 for s in self.sent if s.sql == sql)
-
-
-def _named(sql: str) -> str:
-    word = sql.strip().rstrip(";").split(" ", 1)[0].upper()
-    return word if word in {"BEGIN", "COMMIT", "ROLLBACK"} else sql
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatementLog]:
-    """Every statement the connections opened from now on send (db/sql/postgres.py connects
-    through asyncpg.connect, for both of its pools)."""
-    log = StatementLog()
-    real_connect = asyncpg.connect
-
-    async def connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
-        conn = await real_connect(*args, **kwargs)
-        durable = (kwargs.get("server_settings") or {}).get("synchronous_commit", "on") == "on"
-        conn.add_query_logger(lambda record: log.sent.append(Sent(record.query, durable)))
-        return conn
-
-    monkeypatch.setattr(asyncpg, "connect", connect)
-    SUBSCRIPTIONS.invalidate()  # no reading carried over from another test's database
-    yield log
-    SUBSCRIPTIONS.invalidate()
-
-
-@pytest.fixture
-def pg_api(pg_world: TestWorld, statements: StatementLog) -> Iterator[TestClient]:
-    with make_client(pg_world, webhook_poll_seconds=60) as client:
-        yield client
+def _activation(log: StatementLog) -> list[str]:
+    return log.among(ACTIVATION_STATEMENTS)
 
 
 def test_a_new_device_takes_the_quick_update_and_one_call(
@@ -111,7 +52,7 @@ def test_a_new_device_takes_the_quick_update_and_one_call(
     for response in (first, second):
         assert response.status_code == 200, response.text
         assert response.json()["already_active"] is False
-    assert statements.activation() == [QUICK_UPDATE, ONE_CALL]  # no BEGIN, no lock of its own, no COMMIT
+    assert _activation(statements) == [QUICK_UPDATE, ONE_CALL]  # no BEGIN, no lock of its own, no COMMIT
     assert statements.durable(ONE_CALL) == [True]  # the normal pool: the commit waits for the disk
     created = second.json()["activation"]
     assert (created["license_key"], created["hardware_hash"], created["machine_name"]) == (key, "hw-2", "OFFICE")
@@ -121,7 +62,7 @@ def test_a_new_device_takes_the_quick_update_and_one_call(
     statements.clear()
     again = activate(pg_api, key, "hw-2")  # a known device: the quick UPDATE alone
     assert again.json()["already_active"] is True
-    assert statements.activation() == [QUICK_UPDATE]
+    assert _activation(statements) == [QUICK_UPDATE]
 
 
 def test_a_new_device_at_the_limit_is_refused_by_the_transaction_as_before(
@@ -137,7 +78,7 @@ def test_a_new_device_at_the_limit_is_refused_by_the_transaction_as_before(
 
     body = assert_error(refused, 409, "ACTIVATION_LIMIT_REACHED")
     assert body["error"] == "Activation limit reached (2 devices)"
-    assert statements.activation() == [QUICK_UPDATE, ONE_CALL, *REFUSED_IN_THE_TRANSACTION]
+    assert _activation(statements) == [QUICK_UPDATE, ONE_CALL, *REFUSED_IN_THE_TRANSACTION]
     assert pg_world.snapshot() == before
 
 
@@ -168,7 +109,7 @@ def test_a_license_not_usable_today_is_refused_by_the_transaction_as_before(
 
     assert body["error"] == message
     # The function added nothing (no lock taken on an unusable license); the transaction found why.
-    assert statements.activation() == [QUICK_UPDATE, ONE_CALL, "BEGIN", LOCK, "ROLLBACK"]
+    assert _activation(statements) == [QUICK_UPDATE, ONE_CALL, "BEGIN", LOCK, "ROLLBACK"]
     assert pg_world.snapshot() == before
 
 
@@ -184,7 +125,7 @@ def test_while_activation_created_is_wanted_the_transaction_writes_it_with_the_a
     response = activate(pg_api, key, "hw-after")
 
     assert response.status_code == 200, response.text
-    assert statements.activation() == [QUICK_UPDATE, "BEGIN", LOCK, COUNTED_INSERT, WRITE_EVENT, "COMMIT"]
+    assert _activation(statements) == [QUICK_UPDATE, "BEGIN", LOCK, COUNTED_INSERT, WRITE_EVENT, "COMMIT"]
     recorded = events(pg_world, "activation.created")
     assert [e["data"]["hardware_hash"] for e in recorded] == ["hw-after"]
     # One transaction wrote both rows: they carry the same transaction id.

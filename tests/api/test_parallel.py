@@ -134,16 +134,17 @@ def one_device_one_activation(world: TestWorld, server: LiveServer, count: int) 
     assert rows[0]["id"] == outcomes[0].body["activation"]["id"]
 
 
-def one_session_per_license(world: TestWorld, server: LiveServer, count: int) -> None:
+def one_session_per_license(world: TestWorld, servers: list[LiveServer], count: int) -> None:
     key = world.license(max_activations=1)
-    with httpx.Client(base_url=server.base_url, headers={"X-API-Key": world.api_key}, verify=SHARED_TLS) as client:
+    base_url = servers[0].base_url
+    with httpx.Client(base_url=base_url, headers={"X-API-Key": world.api_key}, verify=SHARED_TLS) as client:
         assert client.post(ACTIVATE, json={"license_key": key, "hardware_hash": "hw-session"}).status_code == 200
 
     def start(client: httpx.Client, index: int) -> httpx.Response:
         body = {"license_key": key, "hardware_hash": "hw-session", "machine_id": f"PC-{index}", "version": "1.0.0"}
         return client.post(SESSION_START, json=body)
 
-    outcomes = all_at_once([server], world.api_key, count, start)
+    outcomes = all_at_once(servers, world.api_key, count, start)
 
     assert statuses(outcomes) == {(200, None): 1, (409, "SESSION_CONFLICT"): count - 1}
     assert all(o.body["error"].startswith(SESSION_CONFLICT_PREFIX) for o in outcomes if o.status == 409)
@@ -217,7 +218,7 @@ def test_parallel_session_starts_exactly_one_wins(rig: tuple[TestWorld, LiveServ
     world, server = rig
     scale = SCALES[world.backend]
     for _ in range(scale.rounds):
-        one_session_per_license(world, server, scale.sessions)
+        one_session_per_license(world, [server], scale.sessions)
 
 
 @pytest.mark.slow
@@ -277,6 +278,26 @@ def test_new_devices_at_once_on_two_instances_go_through_the_one_call_and_stop_a
             server.stop()
     requests = scale.rounds * scale.activations
     assert function_calls(world, "activate_new_device", expected=requests) == requests
+
+
+@pytest.mark.slow
+def test_session_starts_at_once_on_two_instances_go_through_the_one_call_and_one_wins(
+    counted_pg_world: TestWorld,
+) -> None:
+    """Parallel starts of one license's session on two server processes, each trying one call of
+    start_license_session (migration 0013) first: exactly one session starts, every other request
+    is refused, and the server counted one call per request."""
+    world = counted_pg_world
+    scale = SCALES["postgresql"]
+    servers = [LiveServer(world) for _ in range(2)]
+    try:
+        for _ in range(scale.rounds):
+            one_session_per_license(world, servers, scale.sessions)
+    finally:
+        for server in servers:
+            server.stop()
+    requests = scale.rounds * scale.sessions
+    assert function_calls(world, "start_license_session", expected=requests) == requests
 
 
 # --- the rules are in the schema itself ------------------------------------------------------------

@@ -170,6 +170,14 @@ def test_the_activation_function_holds_the_usable_and_limit_rules_as_they_render
     assert room_for_one_more_sql("v_license_id", "v_limit") in source
 
 
+def test_the_session_start_function_holds_the_license_and_session_rules_as_they_render(pg_world: TestWorld) -> None:
+    """Migration 0013 wrote the usable, timed-out and live predicates into start_license_session."""
+    source = pg_world.scalar("SELECT prosrc FROM pg_proc WHERE proname = 'start_license_session'")
+    assert rules.usable_sql("p_today") in source
+    for predicate in (session_rules.timed_out_sql, session_rules.live_sql):
+        assert Query(predicate("p_timeout_seconds")).render("postgresql") in source
+
+
 async def _activated_by_the_function(
     session: AsyncSession, customer_id: int, today: date
 ) -> tuple[set[str], set[str], set[str]]:

@@ -1,14 +1,16 @@
 """Session endpoints: one live session per license, kept alive by heartbeats.
 
 Each endpoint is its request's unit of work: it takes the client's settings from the cache, then
-opens the transaction (start) or the autocommit connection (end: one UPDATE, and for a session
-already ended a read of its recorded end) the domain rule runs on. The one-UPDATE heartbeat runs
+opens the transaction (start; on PostgreSQL first one call on an autocommit connection) or the
+autocommit connection (end: one UPDATE, and for a session already ended a read of its recorded
+end) the domain rule runs on. The one-UPDATE heartbeat runs
 on an autocommit connection too, batched with the other heartbeats of its event-loop turn on
 PostgreSQL (api/batched_calls.py)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -24,6 +26,7 @@ from licenseserver.api.schemas import (
 )
 from licenseserver.api.state import api_state
 from licenseserver.db.sql import Database
+from licenseserver.domain.clients.service import Client
 from licenseserver.domain.licensing import sessions, webhook_events
 from licenseserver.domain.licensing.session_schemas import (
     SessionEndRequest,
@@ -67,8 +70,7 @@ async def start(request: Request) -> Response:
     body = await parse_body(request, SessionStartRequest)
     try:
         client = await sessions.require_supported_client(state.clients, body.version)
-        async with state.db.transaction() as conn:
-            result = await sessions.start_session(conn, client, body)
+        result = await _start(state.db, client, body)
     except AppError as refusal:
         SESSIONS_REFUSED.labels(str(refusal.code)).inc()
         if refusal.code == ErrorCode.SESSION_CONFLICT and may_want(SESSION_REFUSED):
@@ -112,6 +114,19 @@ async def end(request: Request) -> Response:
     if ended_now:
         SESSIONS_ENDED.labels(result["end_reason"]).inc()
     return JsonResponse(result)
+
+
+async def _start(db: Database, client: Client, body: SessionStartRequest) -> dict[str, Any]:
+    """On PostgreSQL one call (`sessions.start_session_in_one_call`); anything else — a refusal,
+    SQLite, a session event wanted — under the license lock in a transaction, which answers as
+    it always has."""
+    if db.dialect == "postgresql":
+        async with db.autocommit() as conn:
+            started = await sessions.start_session_in_one_call(conn, client, body)
+        if started is not None:
+            return started
+    async with db.transaction() as conn:
+        return await sessions.start_session(conn, client, body)
 
 
 async def _tell_refused(db: Database, body: SessionStartRequest) -> None:

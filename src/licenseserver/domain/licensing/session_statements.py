@@ -4,6 +4,7 @@ licensing/session_rules.py's rule; these statements are built from its SQL form.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from licenseserver.db.sql import Connection, Query, Row
 from licenseserver.domain.licensing.license_statements import find_active_activation_id
@@ -33,6 +34,8 @@ START_CHECK = Query(
     f" EXISTS (SELECT 1 FROM sessions WHERE license_id = $1 AND {live_sql('$3')}) AS held,"
     " (SELECT COUNT(*) FROM ended) AS timed_out"
 )
+# Migration 0013's function (why it is exact: sessions.start_session_in_one_call); $7 is today.
+START_LICENSE_SESSION = Query(f"SELECT {SESSION_COLUMNS} FROM start_license_session($1, $2, $3, $4, $5, $6, $7)")
 # Heartbeat's hot path: one statement finds the live session of this license and refreshes it.
 HEARTBEAT = Query(
     "UPDATE sessions SET last_heartbeat = {now} FROM licenses"
@@ -81,6 +84,20 @@ async def start_check(
     activation = await find_active_activation_id(conn, license_id, hardware_hash)
     await end_timed_out_of_license(conn, license_id, timeout_seconds)
     return activation, await has_open_session(conn, license_id)
+
+
+async def start_license_session(
+    conn: Connection,
+    license_key: str,
+    hardware_hash: str,
+    machine_id: str,
+    app_version: str,
+    session_token: str,
+    timeout_seconds: int,
+    today: date,
+) -> Row | None:
+    args = (license_key, hardware_hash, machine_id, app_version, session_token, timeout_seconds, today)
+    return await conn.fetchrow(START_LICENSE_SESSION, *args)
 
 
 async def has_open_session(conn: Connection, license_id: int) -> bool:

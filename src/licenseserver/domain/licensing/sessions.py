@@ -75,6 +75,31 @@ async def start_session(conn: Connection, client: Client, request: SessionStartR
         request.version,
     )
     await webhook_events.session_started(conn, license_row, row, request)
+    return started_json(row, client, request)
+
+
+async def start_session_in_one_call(
+    conn: Connection, client: Client, request: SessionStartRequest
+) -> dict[str, Any] | None:
+    """`start_session` in one round trip on PostgreSQL, on the caller's autocommit connection of
+    the durable pool, where the transaction takes five (BEGIN, lock, check, insert, COMMIT).
+
+    The function start_license_session (migration 0013) locks the license while it is usable
+    today, then finds the device's activation, ends the license's timed-out sessions and inserts
+    the session unless a live one holds the license, each in a statement of its own: a VOLATILE
+    function takes a fresh snapshot per statement, after the lock was granted, so the one-session
+    rule is as exact as in the transaction. None when it started nothing (no such license, not
+    usable, device not activated, session held), without a call on SQLite, or while session.started
+    or session.ended is wanted (the function writes no event, and events commit with their change):
+    then `start_session` decides and answers, refusals included."""
+    if conn.dialect != "postgresql" or await webhook_events.session_events_wanted(conn):
+        return None
+    args = (request.license_key, request.hardware_hash, request.machine_id, request.version)
+    row = await repo.start_license_session(conn, *args, str(uuid.uuid4()), client.session_timeout, utc_today())
+    return None if row is None else started_json(row, client, request)
+
+
+def started_json(row: Row, client: Client, request: SessionStartRequest) -> dict[str, Any]:
     return {
         "success": True,
         "message": "Session started",

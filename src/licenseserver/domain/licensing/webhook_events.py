@@ -187,6 +187,12 @@ async def session_started(conn: Connection, license_row: Row, session: Row, requ
     await emit(conn, SESSION_STARTED, _session_data(started))
 
 
+async def session_events_wanted(conn: Connection) -> bool:
+    """Whether a session start could write an event now (session.started, or session.ended for a
+    timed-out session it ends): for a caller that must pick the path that writes them."""
+    return await wants(conn, SESSION_STARTED) or await wants(conn, SESSION_ENDED)
+
+
 async def session_ended(conn: Connection, session: Row | None) -> None:
     """A session this call ended (None: it ended nothing), whoever ended it: client, staff,
     timeout. The end reason is the one recorded (a silent session ends as a timeout)."""
