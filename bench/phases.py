@@ -14,7 +14,7 @@ from pathlib import Path
 
 import seed
 from closed_loop import Load, Result, run_wrk, to_result, wrk_command
-from open_loop import OpenLoopResult, run_constant_rate
+from open_loop import OpenLoopResult, generator_niceness, run_constant_rate, server_side_p99_ms
 from profiling import finish_recording, start_recording
 from report import Pair, Summary, load_average
 from scenarios import (
@@ -37,6 +37,9 @@ ROOT = BENCH_DIR.parent
 # Above this 1-minute load average the machine was busy before the pair began: its figures flatter
 # or hide. Half the cores: 1.0 on the 2-core machine docs/performance.md reports on.
 BUSY_LOAD = (os.cpu_count() or 2) / 2
+# The API hands its access lines to their writer every 50 ms (kit/line_writer.py): after an
+# open-loop run the bench waits this long before it reads the run's lines.
+ACCESS_LINES_SECONDS = 0.3
 
 
 @dataclass
@@ -144,13 +147,21 @@ def constant_rate_run(run: Run, scenario: Scenario, server: Server, rate: float)
     traffic = traffic_for(scenario, HOST, run.api_keys.get(server.name, ""), run.data_dir, run.next_tag())
     port = int(server.url.rsplit(":", 1)[1])
     started = database_clock(scenario, run.setting)
-    result = run_constant_rate(HOST, port, traffic, rate, seconds, run.options.latency_connections)
+    log_offset = server.log_path.stat().st_size
+    with generator_niceness(run.options.generator_nice) as niceness:
+        result = run_constant_rate(HOST, port, traffic, rate, seconds, run.options.latency_connections)
+    result.generator_niceness = niceness
+    time.sleep(ACCESS_LINES_SECONDS)
+    result.server_p99_ms = server_side_p99_ms(server.log_path, log_offset, scenario.path)
     result.rows_written = rows_written(scenario, run.setting, started)
     writes = f", writes/request {result.rows_written / result.requests:.2f}" if result.rows_written is not None else ""
     say(
         f"  achieved {result.achieved_rate:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
         f" p99.9 {result.p999_ms:.2f} ms, errors {result.errors}{writes}, generator {result.generator_cores:.2f} cores"
+        f" (nice {result.generator_niceness})"
     )
+    if result.server_p99_ms is not None:
+        say(f"  inside the server: p99 {result.server_p99_ms:.2f} ms (its access log)")
     if not server.alive():
         run.problems.append(f"{server.name} server died during the open-loop {scenario.key}")
     return result

@@ -107,8 +107,9 @@ def table(summaries: list[Summary]) -> str:
     lines = [
         "| scenario | pairs | req/s | baseline req/s | ratio (median) | ratios | p50 / p99 ms (closed)"
         " | server CPU µs/req (baseline) | PostgreSQL CPU µs/req | open loop req/s (planned) | p50 / p99 / p99.9 ms"
-        " | baseline at that rate p50 / p99 ms | generator cores | RSS MiB | errors | note |",
-        "| --- | ---: | ---: | ---: | ---: | --- |" + " ---: |" * 9 + " --- |",
+        " | inside the server p99 ms | baseline at that rate p50 / p99 ms | generator cores | RSS MiB | errors"
+        " | note |",
+        "| --- | ---: | ---: | ---: | ---: | --- |" + " ---: |" * 10 + " --- |",
     ]
     for s in summaries:
         ratios = [p.ratio for p in s.pairs if p.ratio is not None]
@@ -122,6 +123,7 @@ def table(summaries: list[Summary]) -> str:
         cells += [_optional(s.median_of("database_cpu_us"), "{:,.0f}")]
         cells += [f"{o.achieved_rate:,.0f} ({o.planned_rate:,.0f})" if o else "–"]
         cells += [f"{o.p50_ms:.2f} / {o.p99_ms:.2f} / {o.p999_ms:.2f}" if o else "–"]
+        cells += [_optional(o.server_p99_ms if o else None, "{:.2f}")]
         b = s.open_loop_baseline
         cells += [f"{b.p50_ms:.2f} / {b.p99_ms:.2f}" if b else "–", f"{o.generator_cores:.2f}" if o else "–"]
         cells += [" ".join(f"{v:.0f}" for v in s.resident_mib.values()) or "–", str(s.errors), s.note()]

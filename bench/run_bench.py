@@ -106,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds of each wrk run (default 10)")
     parser.add_argument("--latency-seconds", type=int, default=20, help="seconds of the open-loop run (default 20)")
     parser.add_argument("--latency-connections", type=int, default=32, help="open-loop connections (default 32)")
+    parser.add_argument(
+        "--generator-nice",
+        type=int,
+        default=0,
+        help="niceness of the open-loop generator during its runs (default 0, as the servers; below 0 needs root)",
+    )
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes of each server (default 1)")
