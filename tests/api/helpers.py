@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -214,3 +215,14 @@ def served_api(world: TestWorld, **extra_env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# (license values, status, code, message) of a license not usable today; None: no such license.
+NOT_USABLE_TODAY = [
+    pytest.param({"is_active": False}, 403, "LICENSE_INACTIVE", "License is inactive", id="inactive"),
+    pytest.param(
+        {"valid_from": days(-30), "valid_until": days(-1)}, 403, "LICENSE_EXPIRED", "License has expired", id="expired"
+    ),
+    pytest.param({"valid_from": days(1)}, 403, "LICENSE_NOT_YET_VALID", "License is not valid yet", id="not-yet-valid"),
+    pytest.param(None, 404, "LICENSE_NOT_FOUND", "License not found", id="unknown"),
+]

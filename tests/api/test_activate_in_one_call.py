@@ -17,7 +17,7 @@ from licenseserver.domain.licensing import license_statements as repo
 from licenseserver.domain.licensing.locks import LOCK_BY_KEY
 from licenseserver.domain.webhooks.outbox import ENABLED_EVENT_TYPES, INSERT_EVENT
 from tests.api.conftest import StatementLog, postgres_sql
-from tests.api.helpers import activate, assert_error, days
+from tests.api.helpers import NOT_USABLE_TODAY, activate, assert_error
 from tests.support.world import TestWorld
 from tests.webhooks.conftest import events, subscribe
 
@@ -82,16 +82,7 @@ def test_a_new_device_at_the_limit_is_refused_by_the_transaction_as_before(
     assert pg_world.snapshot() == before
 
 
-@pytest.mark.parametrize(
-    ("values", "status", "code", "message"),
-    [
-        ({"is_active": False}, 403, "LICENSE_INACTIVE", "License is inactive"),
-        ({"valid_from": days(-30), "valid_until": days(-1)}, 403, "LICENSE_EXPIRED", "License has expired"),
-        ({"valid_from": days(1)}, 403, "LICENSE_NOT_YET_VALID", "License is not valid yet"),
-        (None, 404, "LICENSE_NOT_FOUND", "License not found"),
-    ],
-    ids=["inactive", "expired", "not-yet-valid", "unknown"],
-)
+@pytest.mark.parametrize(("values", "status", "code", "message"), NOT_USABLE_TODAY)
 def test_a_license_not_usable_today_is_refused_by_the_transaction_as_before(
     pg_world: TestWorld,
     pg_api: TestClient,

@@ -260,6 +260,22 @@ def function_calls(world: TestWorld, name: str, expected: int) -> int:
         time.sleep(0.2)
 
 
+def bursts_on_two_instances(
+    world: TestWorld, burst: Callable[[TestWorld, list[LiveServer], int], None], count: int
+) -> int:
+    """`burst` of `count` requests, the rounds of PostgreSQL's scale, on two server processes of
+    their own on `world`; how many requests were sent in all."""
+    rounds = SCALES["postgresql"].rounds
+    servers = [LiveServer(world) for _ in range(2)]
+    try:
+        for _ in range(rounds):
+            burst(world, servers, count)
+    finally:
+        for server in servers:
+            server.stop()
+    return rounds * count
+
+
 @pytest.mark.slow
 def test_new_devices_at_once_on_two_instances_go_through_the_one_call_and_stop_at_the_limit(
     counted_pg_world: TestWorld,
@@ -267,17 +283,8 @@ def test_new_devices_at_once_on_two_instances_go_through_the_one_call_and_stop_a
     """A burst of new devices on two server processes, each device activated by one call of
     activate_new_device (migration 0012): exactly `limit` are created, and the server counted one
     call per request, so the burst did not fall back to the transaction for its grants."""
-    world = counted_pg_world
-    scale = SCALES["postgresql"]
-    servers = [LiveServer(world) for _ in range(2)]
-    try:
-        for _ in range(scale.rounds):
-            activation_limit_holds(world, servers, scale.activations)
-    finally:
-        for server in servers:
-            server.stop()
-    requests = scale.rounds * scale.activations
-    assert function_calls(world, "activate_new_device", expected=requests) == requests
+    requests = bursts_on_two_instances(counted_pg_world, activation_limit_holds, SCALES["postgresql"].activations)
+    assert function_calls(counted_pg_world, "activate_new_device", expected=requests) == requests
 
 
 @pytest.mark.slow
@@ -287,17 +294,8 @@ def test_session_starts_at_once_on_two_instances_go_through_the_one_call_and_one
     """Parallel starts of one license's session on two server processes, each trying one call of
     start_license_session (migration 0013) first: exactly one session starts, every other request
     is refused, and the server counted one call per request."""
-    world = counted_pg_world
-    scale = SCALES["postgresql"]
-    servers = [LiveServer(world) for _ in range(2)]
-    try:
-        for _ in range(scale.rounds):
-            one_session_per_license(world, servers, scale.sessions)
-    finally:
-        for server in servers:
-            server.stop()
-    requests = scale.rounds * scale.sessions
-    assert function_calls(world, "start_license_session", expected=requests) == requests
+    requests = bursts_on_two_instances(counted_pg_world, one_session_per_license, SCALES["postgresql"].sessions)
+    assert function_calls(counted_pg_world, "start_license_session", expected=requests) == requests
 
 
 # --- the rules are in the schema itself ------------------------------------------------------------

@@ -18,11 +18,11 @@ from licenseserver.domain.licensing.locks import LOCK_BY_KEY
 from licenseserver.domain.webhooks.outbox import INSERT_EVENT
 from tests.api.conftest import StatementLog, postgres_sql
 from tests.api.helpers import (
+    NOT_USABLE_TODAY,
     SESSION_CONFLICT_PREFIX,
     activate,
     activated_license,
     assert_error,
-    days,
     db_time,
     end_session,
     heartbeat,
@@ -126,16 +126,7 @@ def test_a_device_not_activated_is_refused_by_the_transaction_as_before(
     assert pg_world.snapshot() == before
 
 
-@pytest.mark.parametrize(
-    ("values", "status", "code"),
-    [
-        ({"is_active": False}, 403, "LICENSE_INACTIVE"),
-        ({"valid_from": days(-30), "valid_until": days(-1)}, 403, "LICENSE_EXPIRED"),
-        ({"valid_from": days(1)}, 403, "LICENSE_NOT_YET_VALID"),
-        (None, 404, "LICENSE_NOT_FOUND"),
-    ],
-    ids=["inactive", "expired", "not-yet-valid", "unknown"],
-)
+@pytest.mark.parametrize(("values", "status", "code", "message"), NOT_USABLE_TODAY)
 def test_a_license_not_usable_today_is_refused_by_the_transaction_as_before(
     pg_world: TestWorld,
     pg_api: TestClient,
@@ -143,6 +134,7 @@ def test_a_license_not_usable_today_is_refused_by_the_transaction_as_before(
     values: dict[str, Any] | None,
     status: int,
     code: str,
+    message: str,
 ) -> None:
     key = "ZZZZ-ZZZZ-ZZZZ-ZZZZ" if values is None else pg_world.license(**values)
     if values is not None:  # the device was activated while the license could still take it
@@ -154,7 +146,7 @@ def test_a_license_not_usable_today_is_refused_by_the_transaction_as_before(
     before = pg_world.snapshot()
     statements.clear()
 
-    assert_error(start_session(pg_api, key, "hw-1"), status, code)
+    assert assert_error(start_session(pg_api, key, "hw-1"), status, code)["error"] == message
 
     # The function locked nothing on an unusable license; the transaction found why.
     assert _start(statements) == [ONE_CALL, "BEGIN", LOCK, "ROLLBACK"]
