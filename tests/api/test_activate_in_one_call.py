@@ -1,7 +1,8 @@
-"""A new device on PostgreSQL in two round trips: the quick path's UPDATE, then one call of the
-server-side function activate_new_device (migration 0012) on an autocommit connection of the
-durable pool. The transaction still answers every refusal, and runs whenever activation.created
-is wanted (the event commits with the activation). SQLite keeps the transaction throughout.
+"""A device's activation on PostgreSQL in one round trip: one statement on an autocommit connection
+of the durable pool refreshes a known device or, finding none, adds a new one through the
+server-side function activate_new_device (migration 0012). The transaction still answers every
+refusal, and adds a new device whenever activation.created is wanted (the event commits with the
+activation). SQLite keeps the quick UPDATE and the transaction.
 
 The statements are read off the driver (tests/api/conftest.py's `statements`), one round trip
 each once prepared, BEGIN and COMMIT included."""
@@ -22,7 +23,7 @@ from tests.support.world import TestWorld
 from tests.webhooks.conftest import events, subscribe
 
 QUICK_UPDATE = postgres_sql(repo.REFRESH_KNOWN_DEVICE)
-ONE_CALL = postgres_sql(repo.ACTIVATE_NEW_DEVICE)
+ONE_CALL = postgres_sql(repo.REFRESH_OR_ACTIVATE_NEW)
 LOCK = postgres_sql(LOCK_BY_KEY)
 COUNTED_INSERT = postgres_sql(repo.INSERT_ACTIVATION_IF_ROOM)
 REFRESH_UNDER_LOCK = postgres_sql(repo.REFRESH_ACTIVE_ACTIVATION)
@@ -38,7 +39,7 @@ def _activation(log: StatementLog) -> list[str]:
     return log.among(ACTIVATION_STATEMENTS)
 
 
-def test_a_new_device_takes_the_quick_update_and_one_call(
+def test_a_new_and_a_known_device_take_one_call_each(
     pg_world: TestWorld, pg_api: TestClient, statements: StatementLog
 ) -> None:
     key = pg_world.license(max_activations=3)
@@ -52,7 +53,7 @@ def test_a_new_device_takes_the_quick_update_and_one_call(
     for response in (first, second):
         assert response.status_code == 200, response.text
         assert response.json()["already_active"] is False
-    assert _activation(statements) == [QUICK_UPDATE, ONE_CALL]  # no BEGIN, no lock of its own, no COMMIT
+    assert _activation(statements) == [ONE_CALL]  # no BEGIN, no lock of its own, no COMMIT
     assert statements.durable(ONE_CALL) == [True]  # the normal pool: the commit waits for the disk
     created = second.json()["activation"]
     assert (created["license_key"], created["hardware_hash"], created["machine_name"]) == (key, "hw-2", "OFFICE")
@@ -60,9 +61,12 @@ def test_a_new_device_takes_the_quick_update_and_one_call(
     assert row == [{"app_version": "1.2.0", "is_active": True}]
 
     statements.clear()
-    again = activate(pg_api, key, "hw-2")  # a known device: the quick UPDATE alone
+    again = activate(pg_api, key, "hw-2", "LAPTOP")  # a known device, refreshed by the same statement
     assert again.json()["already_active"] is True
-    assert _activation(statements) == [QUICK_UPDATE]
+    assert again.json()["activation"]["id"] == created["id"]
+    assert _activation(statements) == [ONE_CALL]
+    rows = pg_world.rows("SELECT machine_name FROM activations WHERE hardware_hash = 'hw-2'")
+    assert rows == [{"machine_name": "LAPTOP"}]
 
 
 def test_a_new_device_at_the_limit_is_refused_by_the_transaction_as_before(
@@ -78,7 +82,7 @@ def test_a_new_device_at_the_limit_is_refused_by_the_transaction_as_before(
 
     body = assert_error(refused, 409, "ACTIVATION_LIMIT_REACHED")
     assert body["error"] == "Activation limit reached (2 devices)"
-    assert _activation(statements) == [QUICK_UPDATE, ONE_CALL, *REFUSED_IN_THE_TRANSACTION]
+    assert _activation(statements) == [ONE_CALL, *REFUSED_IN_THE_TRANSACTION]
     assert pg_world.snapshot() == before
 
 
@@ -100,7 +104,7 @@ def test_a_license_not_usable_today_is_refused_by_the_transaction_as_before(
 
     assert body["error"] == message
     # The function added nothing (no lock taken on an unusable license); the transaction found why.
-    assert _activation(statements) == [QUICK_UPDATE, ONE_CALL, "BEGIN", LOCK, "ROLLBACK"]
+    assert _activation(statements) == [ONE_CALL, "BEGIN", LOCK, "ROLLBACK"]
     assert pg_world.snapshot() == before
 
 

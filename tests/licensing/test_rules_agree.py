@@ -180,26 +180,28 @@ def test_the_session_start_function_holds_the_license_and_session_rules_as_they_
 
 async def _activated_by_the_function(
     session: AsyncSession, customer_id: int, today: date
-) -> tuple[set[str], set[str], set[str]]:
+) -> tuple[set[str], list[dict[str, bool]]]:
     terms = await _edge_licenses(session, customer_id, today)
     conn = await sql_connection(session)
 
-    async def activated(device: str) -> set[str]:
-        added = {key: await license_repo.activate_new_device(conn, key, device, "", None, today) for key in terms}
-        return {key for key, row in added.items() if row is not None}
+    async def activated(device: str) -> dict[str, bool]:
+        """Each key the statement activated the device on, with its `already_active`."""
+        rows = {key: await license_repo.refresh_or_activate_new(conn, key, device, "", None, today) for key in terms}
+        return {key: bool(row["already_active"]) for key, row in rows.items() if row is not None}
 
     usable = {key for key, lic in terms.items() if rules.is_usable(lic, today)}
-    return usable, await activated("hw-first"), await activated("hw-second")
+    return usable, [await activated(device) for device in ("hw-first", "hw-second", "hw-first")]
 
 
 def test_the_activation_function_activates_exactly_the_usable_licenses_up_to_the_limit(pg_world: TestWorld) -> None:
     customer_id = pg_world.customer()
     today = utc_today()
-    usable, first, second = run_in_orm_transaction(
+    usable, (first, second, again) = run_in_orm_transaction(
         pg_world.database_url, lambda s: _activated_by_the_function(s, customer_id, today)
     )
-    assert first == usable and len(usable) == 8
-    assert second == set()  # max_activations 1: no room for a second device on any of them
+    assert first == dict.fromkeys(usable, False) and len(usable) == 8
+    assert second == {}  # max_activations 1: no room for a second device on any of them
+    assert again == dict.fromkeys(usable, True)  # the known device refreshed, not added again
 
 
 # ---- sessions --------------------------------------------------------------------------------

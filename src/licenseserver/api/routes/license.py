@@ -73,15 +73,14 @@ async def activate(request: Request) -> Response:
 
 
 async def _activation(db: Database, body: ActivateRequest) -> license_calls.ActivationOutcome:
-    """A known device in one statement; on PostgreSQL a new one in one more
-    (`license_calls.activate_new_in_one_call`). Anything else — a refusal, SQLite, activation.created
-    wanted — under the license lock in a transaction, which answers as it always has."""
+    """A known device in one statement, on PostgreSQL a new one in the same statement
+    (`license_calls.activate_in_one_call`). Anything else — a refusal, a new device on SQLite or
+    while activation.created is wanted — under the license lock in a transaction, which answers
+    as it always has."""
     try:
         try:
             async with db.autocommit() as conn:
-                done = await license_calls.reactivate_on(conn, body)
-                if done is None:
-                    done = await license_calls.activate_new_in_one_call(conn, body)
+                done = await license_calls.activate_in_one_call(conn, body)
             if done is not None:
                 return done
             async with db.transaction() as conn:

@@ -69,23 +69,27 @@ async def activate_new_on(conn: Connection, request: ActivateRequest) -> Activat
     raise _limit_reached(license_row)
 
 
-async def activate_new_in_one_call(conn: Connection, request: ActivateRequest) -> ActivationOutcome | None:
-    """`activate_new_on` in one round trip on PostgreSQL, on the caller's autocommit connection of
-    the durable pool: the quick path's UPDATE and this call are a new device's two round trips, and
-    its one commit, where the transaction takes four (BEGIN, lock, insert, COMMIT).
+async def activate_in_one_call(conn: Connection, request: ActivateRequest) -> ActivationOutcome | None:
+    """A device's activation in one round trip on PostgreSQL, on the caller's autocommit
+    connection of the durable pool: a known device is refreshed (`reactivate_on`'s UPDATE) and a
+    new one added by the function activate_new_device (migration 0012) in the same statement,
+    where the transaction takes five round trips (the quick UPDATE, BEGIN, lock, insert, COMMIT).
 
-    The function activate_new_device (migration 0012) locks the license, checks it is usable today
-    and inserts the device while there is room, the count in a statement of its own: a VOLATILE
-    function takes a fresh snapshot per statement, after the lock was granted, so the count is as
-    exact as the transaction's. None when it added nothing (no such license, not usable, full),
-    without a call on SQLite, or while activation.created is wanted (the function does not write
-    the event, which must commit with the activation): then `activate_new_on` decides and answers,
-    refusals included. A concurrent activation of the same device raises db.sql.DUPLICATE_ROW."""
+    The function locks the license, checks it is usable today and inserts the device while there
+    is room, the count in a statement of its own: a VOLATILE function takes a fresh snapshot per
+    statement, after the lock was granted, so the count is as exact as the transaction's. None
+    when it neither refreshed nor added (no such license, not usable, full): then
+    `activate_new_on` decides and answers, refusals included. On SQLite, and while
+    activation.created is wanted (the function does not write the event, which must commit with
+    the activation), only `reactivate_on`'s quick UPDATE runs here. A concurrent activation of the
+    same device raises db.sql.DUPLICATE_ROW."""
     if conn.dialect != "postgresql" or await webhook_events.activation_created_wanted(conn):
-        return None
+        return await reactivate_on(conn, request)
     args = (request.license_key, request.hardware_hash, request.machine_name, request.app_version)
-    row = await repo.activate_new_device(conn, *args, utc_today())
-    return None if row is None else ActivationOutcome(row, request.license_key, already_active=False)
+    row = await repo.refresh_or_activate_new(conn, *args, utc_today())
+    if row is None:
+        return None
+    return ActivationOutcome(row, request.license_key, already_active=bool(row["already_active"]))
 
 
 async def _add_device(conn: Connection, license_row: Row, request: ActivateRequest) -> ActivationOutcome:

@@ -48,8 +48,17 @@ INSERT_ACTIVATION_IF_ROOM = Query(
     f" CAST($4 AS TEXT), {{now}}, {{now}}, TRUE WHERE {room_for_one_more_sql('$1', '$5')}"
     f" RETURNING {ACTIVATION_COLUMNS}"
 )
-# Migration 0012's function (why it is exact: license_calls.activate_new_in_one_call); $5 is today.
-ACTIVATE_NEW_DEVICE = Query(f"SELECT {ACTIVATION_COLUMNS} FROM activate_new_device($1, $2, $3, $4, $5)")
+# A device's activation in one statement on PostgreSQL (license_calls.activate_in_one_call): a
+# known device refreshed as REFRESH_KNOWN_DEVICE does; only when that found none, migration 0012's
+# function adds the device (why it is exact: the migration). The NOT EXISTS asks nothing of the
+# outer row, so PostgreSQL gates the call with a one-time filter and never runs the function for a
+# known device. $5 is today.
+REFRESH_OR_ACTIVATE_NEW = Query(
+    f"WITH refreshed AS ({REFRESH_KNOWN_DEVICE.text})"
+    " SELECT refreshed.*, TRUE AS already_active FROM refreshed"
+    f" UNION ALL SELECT {ACTIVATION_COLUMNS}, FALSE FROM activate_new_device($1, $2, $3, $4, $5)"
+    " WHERE NOT EXISTS (SELECT FROM refreshed)"
+)
 FIND_ACTIVE_ACTIVATION = Query(
     "SELECT id FROM activations WHERE license_id = $1 AND hardware_hash = $2 AND is_active = TRUE"
 )
@@ -121,10 +130,12 @@ async def insert_activation_if_room(
     return await conn.fetchrow(INSERT_ACTIVATION_IF_ROOM, license_id, hardware_hash, machine_name, app_version, limit)
 
 
-async def activate_new_device(
+async def refresh_or_activate_new(
     conn: Connection, license_key: str, hardware_hash: str, machine_name: str, app_version: str | None, today: date
 ) -> Row | None:
-    return await conn.fetchrow(ACTIVATE_NEW_DEVICE, license_key, hardware_hash, machine_name, app_version, today)
+    """The known device refreshed or a new one added (`already_active` says which); None when
+    neither: the license is missing, not usable today or full (PostgreSQL only)."""
+    return await conn.fetchrow(REFRESH_OR_ACTIVATE_NEW, license_key, hardware_hash, machine_name, app_version, today)
 
 
 async def find_active_activation_id(conn: Connection, license_id: int, hardware_hash: str) -> int | None:

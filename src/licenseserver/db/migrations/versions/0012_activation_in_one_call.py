@@ -8,7 +8,7 @@ PostgreSQL only; on SQLite this migration does nothing (its activation keeps the
 
 The License API activates a device that its quick UPDATE did not find with one call of this
 function on an autocommit connection, instead of BEGIN, the license lock, the counted insert and
-COMMIT (four round trips; docs/architecture.md, "A new device on PostgreSQL in one call"):
+COMMIT (four round trips; docs/architecture.md, "A device's activation on PostgreSQL in one call"):
 
 - the license row is locked by key, only while it is usable on `p_today` (the predicate is
   licensing/rules.py's `usable_sql`; under the lock PostgreSQL checks it again on the newest row);
