@@ -3,9 +3,8 @@
 Each endpoint is its request's unit of work: it takes the client's settings from the cache, then
 opens the transaction (start; on PostgreSQL first one call on an autocommit connection) or the
 autocommit connection (end: one UPDATE, and for a session already ended a read of its recorded
-end) the domain rule runs on. The one-UPDATE heartbeat runs
-on an autocommit connection too, batched with the other heartbeats of its event-loop turn on
-PostgreSQL (api/batched_calls.py)."""
+end) the domain rule runs on. The one-UPDATE heartbeat runs on an autocommit connection too,
+batched with the other heartbeats of its event-loop turn on PostgreSQL (api/batched_calls.py)."""
 
 from __future__ import annotations
 

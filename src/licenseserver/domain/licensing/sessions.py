@@ -88,11 +88,12 @@ async def start_session_in_one_call(
     today, then finds the device's activation, ends the license's timed-out sessions and inserts
     the session unless a live one holds the license, each in a statement of its own: a VOLATILE
     function takes a fresh snapshot per statement, after the lock was granted, so the one-session
-    rule is as exact as in the transaction. None when it started nothing (no such license, not
-    usable, device not activated, session held), without a call on SQLite, or while session.started
-    or session.ended is wanted (the function writes no event, and events commit with their change):
-    then `start_session` decides and answers, refusals included."""
-    if conn.dialect != "postgresql" or await webhook_events.session_events_wanted(conn):
+    rule is as exact as in the transaction. PostgreSQL only: the route asks for it there alone, so
+    a start on SQLite borrows no connection for it. None when it started nothing (no such license,
+    not usable, device not activated, session held), or while session.started or session.ended is
+    wanted (the function writes no event, and events commit with their change): then
+    `start_session` decides and answers, refusals included."""
+    if await webhook_events.session_events_wanted(conn):
         return None
     args = (request.license_key, request.hardware_hash, request.machine_id, request.version)
     row = await repo.start_license_session(conn, *args, str(uuid.uuid4()), client.session_timeout, utc_today())
