@@ -38,6 +38,9 @@ class Result:
     server_cpu_us: float | None = None  # per request, the server's processes
     database_cpu_us: float | None = None  # per request, the PostgreSQL backends of the bench database
     rows_written: int | None = None  # verify scenarios: devices the run refreshed (a write each)
+    wal_bytes: int | None = None  # PostgreSQL runs: write-ahead log the cluster wrote during the run
+    wal_full_pages: int | None = None  # of which full-page images (first write of a page after a checkpoint)
+    checkpoints: int | None = None  # checkpoints begun during the run
 
 
 def wrk_command(script: str, url: str, load: Load, duration: int, script_args: list[str]) -> list[str]:

@@ -59,7 +59,8 @@ class Run:
 
     @property
     def setting(self) -> Setting:
-        return Setting(self.database_url, self.scale, self.data_dir, self.workdir / "sqlite-bench.db")
+        longest = max(self.load.duration, self.options.latency_seconds)
+        return Setting(self.database_url, self.scale, self.data_dir, self.workdir / "sqlite-bench.db", longest)
 
     def next_tag(self) -> str:
         self.runs += 1
@@ -85,12 +86,18 @@ def measure(run: Run, scenario: Scenario, server: Server, duration: int) -> Resu
     server_cpu = CpuMeter(lambda: process_tree(server.pid))
     database_cpu = CpuMeter(lambda: database_backends(run.options.admin_url, run.options.database))
     started = database_clock(scenario, run.setting)
+    wal_before = seed.wal_mark(run.database_url)
     server_cpu.start()
     database_cpu.start()
     raw = run_wrk(command, duration, run.workdir / f"wrk-{run.runs:03d}-{scenario.key}.txt")
     server_seconds, database_seconds = server_cpu.stop(), database_cpu.stop()
+    wal_after = seed.wal_mark(run.database_url)
     result = to_result(scenario.key, raw)
     result.rows_written = rows_written(scenario, run.setting, started)
+    if server.name == "api":
+        result.wal_bytes = wal_after.bytes - wal_before.bytes
+        result.wal_full_pages = wal_after.full_pages - wal_before.full_pages
+        result.checkpoints = wal_after.checkpoints - wal_before.checkpoints
     if result.requests:
         result.server_cpu_us = 1e6 * server_seconds / result.requests
         if server.name == "api":  # SQLite runs inside the server's process
@@ -115,6 +122,11 @@ def run_pairs(run: Run, scenario: Scenario, servers: dict[str, Server]) -> Summa
         writes = ""
         if result.rows_written is not None and result.requests:
             writes = f", writes/request {result.rows_written / result.requests:.2f}"
+        if result.wal_bytes is not None and result.requests:
+            writes += (
+                f", WAL {result.wal_bytes / result.requests / 1000:.2f} kB/request"
+                f" ({result.wal_full_pages:,} full pages), checkpoints {result.checkpoints}"
+            )
         say(
             f"  baseline {baseline.requests_per_second:,.0f} req/s, {scenario.key} {result.requests_per_second:,.0f}"
             f" req/s, ratio {ratio}{writes}"

@@ -121,6 +121,7 @@ class Setting:
     scale: seed.Scale
     data_dir: Path
     sqlite_path: Path | None = None  # the "verify (SQLite)" scenarios' file
+    run_seconds: int = 10  # the longest run (closed or open loop) a preparation prepares for
 
 
 def prepare(scenario: Scenario, setting: Setting) -> int | None:
@@ -138,8 +139,8 @@ def prepare(scenario: Scenario, setting: Setting) -> int | None:
         stale = scenario.devices_seen == SEEN_YESTERDAY
         if scenario.server == "api-sqlite" and setting.sqlite_path is not None:
             seed_sqlite.set_verify_devices_seen(setting.sqlite_path, setting.scale, stale)
-        else:
-            seed.set_verify_devices_seen(setting.database_url, setting.scale, stale)
+        elif seed.set_verify_devices_seen(setting.database_url, setting.scale, stale, setting.run_seconds):
+            seed.settle(setting.database_url)
     return None
 
 

@@ -223,12 +223,22 @@ def end_open_sessions(url: str, scale: Scale, pool_name: str) -> int:
         return done.rowcount
 
 
+# The device names bench/lua/activate.lua gives the new devices it activates.
+ADDED_DEVICE_PATTERN = "bench-new-%"
+
+
 def export_free_slots(url: str, scale: Scale, out_dir: Path) -> int:
     """activate-new.tsv (key, seeded device 1, free slots now): the licenses of the activate pool
-    that can still take a new device, counted again before each run so that no run asks for a
-    slot an earlier run used. Rows written."""
+    that can take a new device. The devices earlier runs added are removed first, so that every
+    run meets the seeded pool (a fast run would otherwise leave the next one few free slots) and
+    the index pages they filled are vacuumed. Rows written."""
     pool = pools(scale)["activate"]
     with connect(url) as conn:
+        conn.execute(
+            "DELETE FROM activations WHERE license_id BETWEEN %s AND %s AND hardware_hash LIKE %s",
+            (pool.first, pool.last, ADDED_DEVICE_PATTERN),
+        )
+        conn.execute("VACUUM activations")
         rows = conn.execute(
             f"SELECT l.license_key, {DEVICE_SQL.format(i='l.id', d='1')}, l.max_activations - count(*)"
             " FROM licenses l JOIN activations a ON a.license_id = l.id"
@@ -245,26 +255,70 @@ def export_free_slots(url: str, scale: Scale, out_dir: Path) -> int:
 # that capacity meet the same mix (docs/performance.md, "Verify's tail and the durable writes").
 SEEN_JUST_NOW = "now()"
 SEEN_YESTERDAY = "now() - interval '1 day'"
+# The server's refresh interval: a device seen less than this long ago is not written by a verify.
+REFRESH_SECONDS = 60
+# Room between a device's stamp and the end of the run that must find it fresh (wrk's start, the
+# run's own seconds past its nominal length).
+STAMP_MARGIN_SECONDS = 10
 
 
-def set_verify_devices_seen(url: str, scale: Scale, stale: bool) -> None:
-    """Every device of the verify pool seen just now (each verify of the next minute reads only)
-    or a day ago (each first verify writes, as a program's first start of the day does); then the
-    VACUUM autovacuum would soon run, so the stamp's dead rows do not burden the run."""
+def set_verify_devices_seen(url: str, scale: Scale, stale: bool, run_seconds: int) -> int:
+    """Every device of the verify pool seen within the minute for the next `run_seconds` (each
+    verify of the run reads only) or a day ago (each first verify writes, as a program's first
+    start of the day does). Only the devices not already so are stamped: each stamp of every
+    device writes ~100 MB of WAL (a new row version and its entries in six indexes), and back to
+    back they made PostgreSQL checkpoint during later scenarios' runs. Then a VACUUM, as
+    autovacuum would soon run, so the stamp's dead rows do not burden the run. Devices stamped."""
     pool = pools(scale)["verify"]
-    when = SEEN_YESTERDAY if stale else SEEN_JUST_NOW
+    fresh_seconds = REFRESH_SECONDS - run_seconds - STAMP_MARGIN_SECONDS
+    if stale:
+        when, needs = SEEN_YESTERDAY, "last_heartbeat > now() - interval '1 hour'"
+    else:
+        when, needs = SEEN_JUST_NOW, f"last_heartbeat < now() - interval '{max(fresh_seconds, -1)} seconds'"
     with connect(url) as conn:
-        conn.execute(
-            f"UPDATE activations SET last_heartbeat = {when} WHERE license_id BETWEEN %s AND %s",
+        stamped = conn.execute(
+            f"UPDATE activations SET last_heartbeat = {when} WHERE license_id BETWEEN %s AND %s AND {needs}",
             (pool.first, pool.last),
-        )
-        conn.execute("VACUUM activations")
+        ).rowcount
+        if stamped:
+            conn.execute("VACUUM activations")
+    return stamped
+
+
+def settle(url: str) -> None:
+    """A checkpoint right after a preparation that stamped devices: its WAL then counts towards no
+    later checkpoint, so none begins in the middle of a later scenario's run because of it (and
+    makes each page that run touches first write a full-page image). Only the timed checkpoint
+    every `checkpoint_timeout` remains, as on any installation."""
+    with connect(url) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def database_now(url: str) -> Any:
     with connect(url) as conn:
         row = conn.execute("SELECT now()").fetchone()
     return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class WalMark:
+    """The cluster's write-ahead log so far: bytes, full-page images, checkpoints begun."""
+
+    bytes: int
+    full_pages: int
+    checkpoints: int
+
+
+def wal_mark(url: str) -> WalMark:
+    """Read before and after a run: a checkpoint during a writing scenario makes every page it
+    touches first write a full-page image, so a run that met one is not comparable with one that
+    did not (docs/performance.md, "What the bench's own preparation costs PostgreSQL")."""
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT w.wal_bytes::bigint, w.wal_fpi, b.checkpoints_timed + b.checkpoints_req"
+            " FROM pg_stat_wal w, pg_stat_bgwriter b"
+        ).fetchone()
+    return WalMark(*(int(v) for v in row)) if row else WalMark(0, 0, 0)
 
 
 def verify_devices_written_since(url: str, scale: Scale, since: Any) -> int:

@@ -88,7 +88,7 @@ async def one_verify(app: Any, body: bytes, api_key: str, signed: bool) -> None:
 
 
 async def drive(
-    app: Any, bodies: list[bytes], options: argparse.Namespace, fresh: Callable[[], None]
+    app: Any, bodies: list[bytes], options: argparse.Namespace, fresh: Callable[[], object]
 ) -> tuple[float, float]:
     """Warm up, then the measured verifies in batches of `--batch` at once; their wall time."""
     api_key = options.api_key
@@ -150,7 +150,7 @@ def main() -> int:
         with open(os.devnull, "w") as sink:
             configure_logging("json", "INFO", stream=sink)
             app = create_api_app(Settings(database_url=url))
-            fresh = lambda: seed.set_verify_devices_seen(url, scale, stale=False)  # noqa: E731
+            fresh = lambda: seed.set_verify_devices_seen(url, scale, False, seed.REFRESH_SECONDS)  # noqa: E731
             # The server stack's loop (uvicorn runs on uvloop), so the loop's share is the production one.
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 elapsed, cpu = runner.run(drive(app, bodies, options, fresh))
