@@ -19,6 +19,7 @@ import psycopg
 
 from licenseserver.config import Settings
 from licenseserver.domain.installation import prepare_installation
+from licenseserver.domain.licensing.license_statements import VERIFY_WRITE_AFTER_SECONDS
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # All load comes from 127.0.0.1, so the per-address limit must never bite: the one deviation
@@ -255,8 +256,8 @@ def export_free_slots(url: str, scale: Scale, out_dir: Path) -> int:
 # that capacity meet the same mix (docs/performance.md, "Verify's tail and the durable writes").
 SEEN_JUST_NOW = "now()"
 SEEN_YESTERDAY = "now() - interval '1 day'"
-# The server's refresh interval: a device seen less than this long ago is not written by a verify.
-REFRESH_SECONDS = 60
+# A device seen less than VERIFY_WRITE_AFTER_SECONDS ago is not written by a verify.
+REFRESH_SECONDS = VERIFY_WRITE_AFTER_SECONDS
 # Room between a device's stamp and the end of the run that must find it fresh (wrk's start, the
 # run's own seconds past its nominal length).
 STAMP_MARGIN_SECONDS = 10
@@ -287,9 +288,9 @@ def set_verify_devices_seen(url: str, scale: Scale, stale: bool, run_seconds: in
 
 def settle(url: str) -> None:
     """A checkpoint right after a preparation that stamped devices: its WAL then counts towards no
-    later checkpoint, so none begins in the middle of a later scenario's run because of it (and
-    makes each page that run touches first write a full-page image). Only the timed checkpoint
-    every `checkpoint_timeout` remains, as on any installation."""
+    later checkpoint, so none begins in the middle of a later scenario's run because of it, where
+    each page the run touches would first write a full-page image. Only the timed checkpoint every
+    `checkpoint_timeout` remains, as on any installation."""
     with connect(url) as conn:
         conn.execute("CHECKPOINT")
 
@@ -312,7 +313,7 @@ class WalMark:
 def wal_mark(url: str) -> WalMark:
     """Read before and after a run: a checkpoint during a writing scenario makes every page it
     touches first write a full-page image, so a run that met one is not comparable with one that
-    did not (docs/performance.md, "What the bench's own preparation costs PostgreSQL")."""
+    did not (docs/performance.md, "What one run does", item 7)."""
     with connect(url) as conn:
         row = conn.execute(
             "SELECT w.wal_bytes::bigint, w.wal_fpi, b.checkpoints_timed + b.checkpoints_req"
