@@ -86,21 +86,22 @@ def measure(run: Run, scenario: Scenario, server: Server, duration: int) -> Resu
     server_cpu = CpuMeter(lambda: process_tree(server.pid))
     database_cpu = CpuMeter(lambda: database_backends(run.options.admin_url, run.options.database))
     started = database_clock(scenario, run.setting)
-    wal_before = seed.wal_mark(run.database_url)
+    on_postgres = server.name == "api"
+    wal_before = seed.wal_mark(run.database_url) if on_postgres else None
     server_cpu.start()
     database_cpu.start()
     raw = run_wrk(command, duration, run.workdir / f"wrk-{run.runs:03d}-{scenario.key}.txt")
     server_seconds, database_seconds = server_cpu.stop(), database_cpu.stop()
-    wal_after = seed.wal_mark(run.database_url)
     result = to_result(scenario.key, raw)
     result.rows_written = rows_written(scenario, run.setting, started)
-    if server.name == "api":
+    if wal_before is not None:
+        wal_after = seed.wal_mark(run.database_url)
         result.wal_bytes = wal_after.bytes - wal_before.bytes
         result.wal_full_pages = wal_after.full_pages - wal_before.full_pages
         result.checkpoints = wal_after.checkpoints - wal_before.checkpoints
     if result.requests:
         result.server_cpu_us = 1e6 * server_seconds / result.requests
-        if server.name == "api":  # SQLite runs inside the server's process
+        if on_postgres:  # SQLite runs inside the server's process
             result.database_cpu_us = 1e6 * database_seconds / result.requests
     if not server.alive():
         run.problems.append(f"{server.name} server died during {scenario.key}")

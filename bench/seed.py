@@ -256,8 +256,6 @@ def export_free_slots(url: str, scale: Scale, out_dir: Path) -> int:
 # that capacity meet the same mix (docs/performance.md, "Verify's tail and the durable writes").
 SEEN_JUST_NOW = "now()"
 SEEN_YESTERDAY = "now() - interval '1 day'"
-# A device seen less than VERIFY_WRITE_AFTER_SECONDS ago is not written by a verify.
-REFRESH_SECONDS = VERIFY_WRITE_AFTER_SECONDS
 # Room between a device's stamp and the end of the run that must find it fresh (wrk's start, the
 # run's own seconds past its nominal length).
 STAMP_MARGIN_SECONDS = 10
@@ -271,11 +269,14 @@ def set_verify_devices_seen(url: str, scale: Scale, stale: bool, run_seconds: in
     back they made PostgreSQL checkpoint during later scenarios' runs. Then a VACUUM, as
     autovacuum would soon run, so the stamp's dead rows do not burden the run. Devices stamped."""
     pool = pools(scale)["verify"]
-    fresh_seconds = REFRESH_SECONDS - run_seconds - STAMP_MARGIN_SECONDS
-    if stale:
+    # A device a verify would not write stays fresh this long more (none when the run is long).
+    fresh_seconds = VERIFY_WRITE_AFTER_SECONDS - run_seconds - STAMP_MARGIN_SECONDS
+    if stale:  # earlier stale stamps are a day old; only what a run refreshed since needs one
         when, needs = SEEN_YESTERDAY, "last_heartbeat > now() - interval '1 hour'"
+    elif fresh_seconds > 0:
+        when, needs = SEEN_JUST_NOW, f"last_heartbeat < now() - interval '{fresh_seconds} seconds'"
     else:
-        when, needs = SEEN_JUST_NOW, f"last_heartbeat < now() - interval '{max(fresh_seconds, -1)} seconds'"
+        when, needs = SEEN_JUST_NOW, "TRUE"
     with connect(url) as conn:
         stamped = conn.execute(
             f"UPDATE activations SET last_heartbeat = {when} WHERE license_id BETWEEN %s AND %s AND {needs}",

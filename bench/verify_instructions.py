@@ -31,6 +31,7 @@ import uvloop
 import seed
 from licenseserver.api.app import create_api_app
 from licenseserver.config import Settings
+from licenseserver.domain.licensing.license_statements import VERIFY_WRITE_AFTER_SECONDS
 from licenseserver.kit.logs import configure_logging
 from traffic import read_rows
 
@@ -150,7 +151,7 @@ def main() -> int:
         with open(os.devnull, "w") as sink:
             configure_logging("json", "INFO", stream=sink)
             app = create_api_app(Settings(database_url=url))
-            fresh = lambda: seed.set_verify_devices_seen(url, scale, False, seed.REFRESH_SECONDS)  # noqa: E731
+            fresh = lambda: seed.set_verify_devices_seen(url, scale, False, VERIFY_WRITE_AFTER_SECONDS)  # noqa: E731
             # The server stack's loop (uvicorn runs on uvloop), so the loop's share is the production one.
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 elapsed, cpu = runner.run(drive(app, bodies, options, fresh))
