@@ -165,3 +165,29 @@ def test_each_revision_steps_down_and_up(engine: Engine, empty_url: str) -> None
         run_alembic(engine, empty_url, "upgrade", revision)
         assert set(inspect(engine).get_table_names()) == tables, revision
     assert schema_differences(engine) == []
+
+
+def foreign_keys_without_an_index(engine: Engine) -> list[str]:
+    """Each foreign key (table.columns) whose columns do not lead an index of its table: deleting a
+    referenced row then reads the whole referencing table to find what to cascade or set to NULL."""
+    inspector = inspect(engine)
+    missing = []
+    for table in sorted(inspector.get_table_names()):
+        leading: list[list[Any]] = [index["column_names"] for index in inspector.get_indexes(table)]
+        leading += [unique["column_names"] for unique in inspector.get_unique_constraints(table)]
+        leading.append(inspector.get_pk_constraint(table)["constrained_columns"])
+        for key in inspector.get_foreign_keys(table):
+            columns = key["constrained_columns"]
+            if not any(names[: len(columns)] == columns for names in leading):
+                missing.append(f"{table}.{','.join(columns)}")
+    return missing
+
+
+def test_every_foreign_key_leads_an_index(engine: Engine, empty_url: str) -> None:
+    """sessions.activation_id lacked one until migration 0014: every deleted activation read the
+    whole session history."""
+    upgrade_schema(empty_url)
+    assert foreign_keys_without_an_index(engine) == []
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_sessions_activation_id")
+    assert foreign_keys_without_an_index(engine) == ["sessions.activation_id"]

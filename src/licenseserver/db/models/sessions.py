@@ -30,7 +30,11 @@ class ClientSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_token: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
     license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id", ondelete="CASCADE"), nullable=False, index=True)
-    activation_id: Mapped[int | None] = mapped_column(ForeignKey("activations.id", ondelete="SET NULL"), nullable=True)
+    # Indexed so that deleting an activation finds its sessions by index, not by reading the whole
+    # history (migration 0014).
+    activation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activations.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     machine_id: Mapped[str] = mapped_column(String(MACHINE_NAME_MAX), nullable=False, server_default="")
     hardware_hash: Mapped[str] = mapped_column(String(HARDWARE_HASH_MAX), nullable=False)
     app_version: Mapped[str | None] = mapped_column(String(VERSION_MAX), nullable=True)
