@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from traffic import UNEXPECTED, Traffic
@@ -31,6 +32,12 @@ except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
     uvloop = None  # type: ignore[assignment]
 
 IDLE_SECONDS = 2.0
+# Seconds at the run's rate before the measured ones, their latencies not kept (wrk2 calibrates
+# for 10 s the same way): the figures are of the steady rate, not of the moment it begins. The
+# server has just been idle through the baseline's run, and a writing scenario may start right
+# after the checkpoint of another's preparation, when the first write to every page logs all of
+# it (docs/performance.md, "The open-loop generator").
+WARMUP_SECONDS = 2.0
 DRAIN_SECONDS = 30.0  # after the last due time, answers still outstanding then count as errors
 REQUEST_TIMEOUT_SECONDS = 10.0
 
@@ -52,6 +59,14 @@ class OpenLoopResult:
     generator_cores: float = 0.0
     generator_niceness: int = 0  # the niceness its runs had (bench/run_bench.py --generator-nice)
     server_p99_ms: float | None = None  # inside the server process, from its access log
+    answered_in_all: int = 0  # the warm-up's answers too: what `rows_written` is divided by
+    measured_from: float = 0.0  # wall-clock time (epoch seconds) when the measured part began
+
+    @property
+    def writes_per_request(self) -> float | None:
+        if self.rows_written is None or not self.answered_in_all:
+            return None
+        return self.rows_written / self.answered_in_all
 
 
 def percentile(ordered: list[float], share: float) -> float:
@@ -116,13 +131,16 @@ class Connection:
 async def constant_rate(
     host: str, port: int, traffic: Traffic, rate: float, seconds: float, connections: int
 ) -> OpenLoopResult:
-    """`rate` requests/s for `seconds` over up to `connections` keep-alive connections."""
+    """`rate` requests/s for WARMUP_SECONDS and then `seconds` measured, over up to `connections`
+    keep-alive connections."""
     due_times: asyncio.Queue[float | None] = asyncio.Queue()
     latencies: list[float] = []
+    answered_in_all = 0
     counters: Counter[str] = Counter()
     loop = asyncio.get_running_loop()
 
     async def sender(connection: Connection) -> None:
+        nonlocal answered_in_all
         try:
             while (due := await due_times.get()) is not None:
                 try:
@@ -133,7 +151,9 @@ async def constant_rate(
                 except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
                     counters["socket error"] += 1
                     await connection.close()
-                latencies.append(loop.time() - due)
+                answered_in_all += 1
+                if due >= measured_from:
+                    latencies.append(loop.time() - due)
         finally:
             await connection.close()
 
@@ -143,8 +163,10 @@ async def constant_rate(
     pool = [Connection(host, port) for _ in range(connections)]
     await asyncio.gather(*(connection.open() for connection in pool))
     senders = [asyncio.create_task(sender(connection)) for connection in pool]
-    total = max(1, round(rate * seconds))
+    total = max(1, round(rate * (WARMUP_SECONDS + seconds)))
     start = loop.time() + 0.1
+    measured_from = start + WARMUP_SECONDS
+    measured_from_wall = time.time() + (measured_from - loop.time())
     cpu_started = time.process_time()
     for i in range(total):
         due = start + i / rate
@@ -160,10 +182,10 @@ async def constant_rate(
     generator_cores = (time.process_time() - cpu_started) / max(finished - start, 1e-9)
     ordered = sorted(latencies)
     answered = len(ordered)
-    errors = counters[UNEXPECTED] + counters["socket error"] + (total - answered)
+    errors = counters[UNEXPECTED] + counters["socket error"] + (total - answered_in_all)
     return OpenLoopResult(
         planned_rate=rate,
-        achieved_rate=answered / max(finished - start, 1e-9),
+        achieved_rate=answered / max(finished - measured_from, 1e-9),
         requests=answered,
         errors=errors,
         p50_ms=1e3 * percentile(ordered, 0.50),
@@ -172,6 +194,8 @@ async def constant_rate(
         max_ms=1e3 * (ordered[-1] if ordered else 0.0),
         counters=dict(counters),
         generator_cores=generator_cores,
+        answered_in_all=answered_in_all,
+        measured_from=measured_from_wall,
     )
 
 
@@ -214,9 +238,10 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def server_side_p99_ms(access_log: Path, offset: int, path: str) -> float | None:
+def server_side_p99_ms(access_log: Path, offset: int, path: str, since: float) -> float | None:
     """p99 of the `duration_ms` the server logged for `path` in the lines after `offset` of its
-    access log (kit/logs.py): the time inside the server process, beside the generator's view."""
+    access log (kit/logs.py) written from `since` (epoch seconds) on, the warm-up's left out: the
+    time inside the server process, beside the generator's view."""
     durations = []
     with access_log.open("rb") as log:
         log.seek(offset)
@@ -225,6 +250,11 @@ def server_side_p99_ms(access_log: Path, offset: int, path: str) -> float | None
                 continue
             with contextlib.suppress(ValueError):
                 entry = json.loads(line)
-                if entry.get("path") == path:
+                if entry.get("path") == path and logged_at(entry["time"]) >= since:
                     durations.append(float(entry["duration_ms"]))
     return percentile(sorted(durations), 0.99) if durations else None
+
+
+def logged_at(stamp: str) -> float:
+    """Epoch seconds of an access line's `time` (ISO 8601, `Z` for UTC)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import seed
 from closed_loop import Load, Result, run_wrk, to_result, wrk_command
-from open_loop import OpenLoopResult, generator_niceness, run_constant_rate, server_side_p99_ms
+from open_loop import WARMUP_SECONDS, OpenLoopResult, generator_niceness, run_constant_rate, server_side_p99_ms
 from profiling import finish_recording, start_recording
 from report import Pair, Summary, load_average
 from scenarios import (
@@ -59,7 +59,7 @@ class Run:
 
     @property
     def setting(self) -> Setting:
-        longest = max(self.load.duration, self.options.latency_seconds)
+        longest = max(self.load.duration, round(WARMUP_SECONDS + self.options.latency_seconds))
         return Setting(self.database_url, self.scale, self.data_dir, self.workdir / "sqlite-bench.db", longest)
 
     def next_tag(self) -> str:
@@ -155,7 +155,10 @@ def constant_rate_run(run: Run, scenario: Scenario, server: Server, rate: float)
     seconds = run.options.latency_seconds
     busy = load_average()
     warning = f"  WARNING: load average {busy:.2f} > {BUSY_LOAD:.1f}: busy machine" if busy > BUSY_LOAD else ""
-    say(f"{scenario.label}, open loop at {rate:,.0f} req/s for {seconds} s, load average {busy:.2f}{warning}")
+    say(
+        f"{scenario.label}, open loop at {rate:,.0f} req/s for {WARMUP_SECONDS:.0f} s unmeasured + {seconds} s,"
+        f" load average {busy:.2f}{warning}"
+    )
     prepare(scenario, run.setting)
     traffic = traffic_for(scenario, HOST, run.api_keys.get(server.name, ""), run.data_dir, run.next_tag())
     port = int(server.url.rsplit(":", 1)[1])
@@ -165,9 +168,10 @@ def constant_rate_run(run: Run, scenario: Scenario, server: Server, rate: float)
         result = run_constant_rate(HOST, port, traffic, rate, seconds, run.options.latency_connections)
     result.generator_niceness = niceness
     time.sleep(ACCESS_LINES_SECONDS)
-    result.server_p99_ms = server_side_p99_ms(server.log_path, log_offset, scenario.path)
+    result.server_p99_ms = server_side_p99_ms(server.log_path, log_offset, scenario.path, result.measured_from)
     result.rows_written = rows_written(scenario, run.setting, started)
-    writes = f", writes/request {result.rows_written / result.requests:.2f}" if result.rows_written is not None else ""
+    per_request = result.writes_per_request
+    writes = f", writes/request {per_request:.2f}" if per_request is not None else ""
     say(
         f"  achieved {result.achieved_rate:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
         f" p99.9 {result.p999_ms:.2f} ms, errors {result.errors}{writes}, generator {result.generator_cores:.2f} cores"

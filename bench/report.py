@@ -81,8 +81,8 @@ class Summary:
         written, asked = sum(w or 0 for w, _ in closed), sum(n for _, n in closed)
         text = f"writes/request closed {written / asked:.2f}" if asked else "writes/request closed –"
         o = self.open_loop
-        if o is not None and o.rows_written is not None and o.requests:
-            text += f", open {o.rows_written / o.requests:.2f}"
+        if o is not None and o.writes_per_request is not None:
+            text += f", open {o.writes_per_request:.2f}"
         return text
 
     def as_json(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ import psycopg
 import seed
 import seed_sqlite
 from closed_loop import Load
+from open_loop import WARMUP_SECONDS
 from phases import BUSY_LOAD, Run, check, chosen, run_scenarios, say
 from report import cpu_model, machine_info, memory_gib, table, write_json
 from scenarios import BY_KEY
@@ -77,7 +78,8 @@ def report(run: Run, machine: dict[str, str]) -> None:
     say(
         f"\nClosed loop: {options.rounds} pair(s) per scenario of wrk -t{load.threads} -c{load.connections}"
         f" -d{load.duration}s on {HOST}; open loop: {options.latency_seconds} s at half the measured req/s"
-        f" over up to {options.latency_connections} connections; {options.workers} worker(s) per server;"
+        f" (after {WARMUP_SECONDS:.0f} s at that rate, unmeasured) over up to {options.latency_connections}"
+        f" connections; {options.workers} worker(s) per server;"
         f" {run.scale.licenses:,} licenses\n"
     )
     say(table(run.summaries))
@@ -91,7 +93,11 @@ def report(run: Run, machine: dict[str, str]) -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
         "load": vars(load) | {"workers": options.workers, "licenses": run.scale.licenses, "rounds": options.rounds},
-        "open_loop": {"seconds": options.latency_seconds, "connections": options.latency_connections},
+        "open_loop": {
+            "seconds": options.latency_seconds,
+            "warmup_seconds": WARMUP_SECONDS,
+            "connections": options.latency_connections,
+        },
         "busy_load_average": BUSY_LOAD,
         "problems": run.problems,
         "notes": run.notes,
