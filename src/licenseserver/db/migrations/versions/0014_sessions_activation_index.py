@@ -8,8 +8,8 @@ Deleting an activation sets `activation_id` to NULL in the sessions that point a
 SET NULL). Without an index the database does that by reading the whole sessions table, once for
 every activation deleted, and the table keeps every ended session as history: deleting licenses
 with their devices in the panel, or the bench's removal of the devices its runs added, grew with
-devices × sessions (100,000 devices against a bench history of ~60,000 sessions ran past a
-5-minute statement timeout). With the index each deleted activation is one index lookup.
+devices × sessions (100,000 devices against the bench's history of over 100,000 sessions ran
+past a 5-minute statement timeout). With the index each deleted activation is one index lookup.
 Sessions never change `activation_id` otherwise, so heartbeats stay HOT updates.
 """
 
