@@ -216,7 +216,10 @@ def test_create_a_license_with_the_keyboard_only(
     key = key_field.input_value()
     page.keyboard.press("Tab")  # into the customer select (Tom Select): type, then Enter on the option
     expect(page.get_by_role("combobox", name="Kunde")).to_be_focused()  # it keeps its label's name
-    page.keyboard.type(word)
+    # Wait for the search the typing started: an answer that came after Tab would reopen the list.
+    with page.expect_response(lambda r: f"/api/customers?q={word}" in r.url):
+        page.keyboard.type(word)
+    expect(page.locator(".ts-wrapper")).not_to_have_class(re.compile(r"\bloading\b"))
     expect(page.locator(".ts-dropdown .option.active")).to_have_text(
         f"{word} Reisen GmbH - office@{word.lower()}.example"
     )
@@ -225,6 +228,7 @@ def test_create_a_license_with_the_keyboard_only(
     press_tab_until(page, "e.name === 'max_activations'")
     page.keyboard.press("Control+A")
     page.keyboard.type("4")
+    expect(page.get_by_label("Max. Geräte (Aktivierungen)")).to_have_value("4")
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("heading", name=f"Lizenz {key}")).to_be_visible()
