@@ -1,0 +1,214 @@
+"""What PostgreSQL waits on while the bench runs, to explain a burst of slow requests afterwards.
+
+    .venv/bin/python bench/pg_waits.py record --out /tmp/waits.jsonl [--interval 0.05] [--seconds 3600]
+    .venv/bin/python bench/pg_waits.py explain --waits /tmp/waits.jsonl --run bench/results/run-<time> [--slow-ms 5]
+
+`record` polls, every interval, the bench databases' backends and PostgreSQL's own processes
+(autovacuum, checkpointer, background writer, WAL writer) from pg_stat_activity, together with the
+checkpointer's and the WAL's counters, and writes one JSON line per sample until stopped (Ctrl-C,
+SIGTERM) or the seconds are up. It runs beside `bench/run_bench.py`, in its own process, against
+the same server (`--admin-url`, default `BENCH_PG_ADMIN_URL` or postgres@127.0.0.1).
+
+`explain` takes a run's folder and, for each scenario's open-loop run (its measured seconds, from
+results.json), finds in the API's access log every 0.1 s in which more than 20 requests took over
+`--slow-ms` inside the server. For each such burst it prints what the samples taken during it
+show: the wait events of the bench's active backends, what PostgreSQL's own processes (an
+autovacuum worker among them) were doing, and how far the checkpointer's, the background
+writer's, the backends' own buffer writes and the WAL's counters moved. A burst with no sample
+beside it is printed as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from open_loop import logged_at
+
+ACTIVITY = """
+SELECT pid, backend_type, coalesce(datname, '') AS datname, coalesce(state, '') AS state,
+       coalesce(wait_event_type, '') AS wait_event_type, coalesce(wait_event, '') AS wait_event,
+       left(coalesce(query, ''), 80) AS query
+  FROM pg_stat_activity
+ WHERE pid <> pg_backend_pid()
+   AND (datname LIKE 'licenseserver_bench%' OR backend_type <> 'client backend')
+"""
+# Counters that say who wrote buffers out and how the WAL kept up (PostgreSQL 15's names).
+COUNTERS = """
+SELECT b.checkpoints_timed, b.checkpoints_req, b.buffers_checkpoint, b.buffers_clean,
+       b.maxwritten_clean, b.buffers_backend, b.buffers_backend_fsync,
+       w.wal_buffers_full, w.wal_write, w.wal_sync, w.wal_bytes::bigint AS wal_bytes
+  FROM pg_stat_bgwriter b, pg_stat_wal w
+"""
+BURST_WINDOW = 0.1  # seconds
+BURST_MIN_SLOW = 20  # slow requests within one window that make it a burst
+
+
+def record(admin_url: str, out: Path, interval: float, seconds: float) -> None:
+    stop = False
+
+    def stop_sampling(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, stop_sampling)
+    signal.signal(signal.SIGINT, stop_sampling)
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(admin_url, autocommit=True) as db, out.open("w") as file:
+        # A counter read is only as fresh as the statistics snapshot: take a new one each time.
+        db.execute("SET stats_fetch_consistency = 'none'")
+        samples = 0
+        while not stop and time.monotonic() < deadline:
+            started = time.monotonic()
+            sample = {"at": time.time(), "backends": _rows(db, ACTIVITY), "counters": _rows(db, COUNTERS)[0]}
+            file.write(json.dumps(sample) + "\n")
+            samples += 1
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    print(f"{samples} samples in {out}")
+
+
+def _rows(db: psycopg.Connection[Any], query: str) -> list[dict[str, Any]]:
+    with db.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(query).fetchall()
+
+
+@dataclass
+class Burst:
+    start: float
+    end: float
+    slow: int
+    slowest_ms: float
+
+
+@dataclass
+class OpenLoopWindow:
+    """The measured seconds of one scenario's open-loop run, as results.json keeps them."""
+
+    scenario: str
+    start: float
+    end: float
+
+    @classmethod
+    def of_run(cls, run: Path) -> list[OpenLoopWindow]:
+        results = json.loads((run / "results.json").read_text())
+        windows = []
+        for summary in results["scenarios"]:
+            loop = summary.get("open_loop")
+            if loop and loop.get("measured_from") and loop["achieved_rate"]:
+                start = loop["measured_from"]
+                windows.append(cls(summary["scenario"], start, start + loop["requests"] / loop["achieved_rate"]))
+        return windows
+
+
+def bursts(access_log: Path, window: OpenLoopWindow, slow_ms: float) -> tuple[list[Burst], int]:
+    """The 0.1 s stretches (merged when adjacent) of `window` in which many requests took over
+    `slow_ms` inside the server, by the time a request ended, and the slow requests in all."""
+    slow_by_tenth: dict[int, list[float]] = {}
+    for entry in _access_lines(access_log):
+        ended = logged_at(entry["time"])
+        if window.start <= ended <= window.end and float(entry["duration_ms"]) > slow_ms:
+            slow_by_tenth.setdefault(int(ended / BURST_WINDOW), []).append(float(entry["duration_ms"]))
+    found: list[Burst] = []
+    for tenth in sorted(slow_by_tenth):
+        durations = slow_by_tenth[tenth]
+        if len(durations) <= BURST_MIN_SLOW:
+            continue
+        start = tenth * BURST_WINDOW
+        if found and abs(found[-1].end - start) < 1e-6:
+            last = found[-1]
+            slowest = max(last.slowest_ms, *durations)
+            found[-1] = Burst(last.start, start + BURST_WINDOW, last.slow + len(durations), slowest)
+        else:
+            found.append(Burst(start, start + BURST_WINDOW, len(durations), max(durations)))
+    return found, sum(len(d) for d in slow_by_tenth.values())
+
+
+def _access_lines(access_log: Path) -> Iterator[dict[str, Any]]:
+    with access_log.open("rb") as log:
+        for line in log:
+            if b'"duration_ms"' in line:
+                with contextlib.suppress(ValueError):
+                    yield json.loads(line)
+
+
+def explain(waits: Path, run: Path, slow_ms: float) -> None:
+    samples = [json.loads(line) for line in waits.open()]
+    for window in OpenLoopWindow.of_run(run):
+        # The SQLite scenarios are served by their own API process, which no sample watches.
+        log = run / ("api-sqlite.log" if window.scenario.startswith("sqlite") else "api.log")
+        found, slow_total = bursts(log, window, slow_ms)
+        print(f"{window.scenario}: {slow_total} requests over {slow_ms:g} ms inside the server, {len(found)} bursts")
+        for burst in found:
+            # Its requests began up to their duration before they ended: look that far back.
+            during = [s for s in samples if burst.start - burst.slowest_ms / 1000 <= s["at"] <= burst.end]
+            print(
+                f"  burst at {burst.start - window.start:.1f} s into the measured part, "
+                f"{burst.end - burst.start:.1f} s long: {burst.slow} slow requests, "
+                f"slowest {burst.slowest_ms:.1f} ms, {len(during)} samples"
+            )
+            if during and log.name == "api.log":
+                describe(during, samples)
+
+
+def describe(during: list[dict[str, Any]], samples: list[dict[str, Any]]) -> None:
+    waits: Counter[str] = Counter()
+    others: Counter[str] = Counter()
+    for sample in during:
+        for backend in sample["backends"]:
+            wait = f"{backend['wait_event_type']}:{backend['wait_event']}".strip(":") or "on CPU"
+            if backend["backend_type"] == "client backend" and backend["state"] == "active":
+                waits[wait] += 1
+            elif backend["backend_type"] != "client backend" and backend["wait_event_type"] != "Activity":
+                # Activity is a process's idle wait for its next round: only its work is told.
+                others[f"{backend['backend_type']} {wait} {backend['query']}".strip()] += 1
+    print("    active bench backends, by wait (backend-samples): " + _listed(waits))
+    print("    PostgreSQL's own processes at work: " + _listed(others))
+    before = _sample_before(samples, during[0])
+    moved = {key: during[-1]["counters"][key] - before["counters"][key] for key in before["counters"]}
+    print("    counters moved: " + (", ".join(f"{key} {value:+d}" for key, value in moved.items() if value) or "none"))
+
+
+def _listed(counts: Counter[str]) -> str:
+    return ", ".join(f"{what} {count}" for what, count in counts.most_common(8)) or "none"
+
+
+def _sample_before(samples: list[dict[str, Any]], first: dict[str, Any]) -> dict[str, Any]:
+    index = samples.index(first)
+    return samples[max(0, index - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    recording = commands.add_parser("record")
+    recording.add_argument("--out", type=Path, required=True)
+    recording.add_argument("--interval", type=float, default=0.05)
+    recording.add_argument("--seconds", type=float, default=3600)
+    recording.add_argument(
+        "--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    explaining = commands.add_parser("explain")
+    explaining.add_argument("--waits", type=Path, required=True)
+    explaining.add_argument("--run", type=Path, required=True, help="a run's folder, bench/results/run-*")
+    explaining.add_argument("--slow-ms", type=float, default=5.0)
+    options = parser.parse_args()
+    if options.command == "record":
+        record(options.admin_url, options.out, options.interval, options.seconds)
+    else:
+        explain(options.waits, options.run, options.slow_ms)
+
+
+if __name__ == "__main__":
+    main()
