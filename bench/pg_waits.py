@@ -45,13 +45,15 @@ SELECT pid, backend_type, coalesce(datname, '') AS datname, coalesce(state, '') 
  WHERE pid <> pg_backend_pid()
    AND (datname LIKE 'licenseserver_bench%' OR backend_type <> 'client backend')
 """
-# Counters that say who wrote buffers out and how the WAL kept up (PostgreSQL 15's names).
+# Counters that say who wrote buffers out and how the WAL kept up (PostgreSQL 14 to 16).
 COUNTERS = """
 SELECT b.checkpoints_timed, b.checkpoints_req, b.buffers_checkpoint, b.buffers_clean,
        b.maxwritten_clean, b.buffers_backend, b.buffers_backend_fsync,
        w.wal_buffers_full, w.wal_write, w.wal_sync, w.wal_bytes::bigint AS wal_bytes
   FROM pg_stat_bgwriter b, pg_stat_wal w
 """
+# PostgreSQL 17 moved the checkpointer's and the backends' buffer writes out of pg_stat_bgwriter.
+WAL_COUNTERS = "SELECT wal_buffers_full, wal_write, wal_sync, wal_bytes::bigint AS wal_bytes FROM pg_stat_wal"
 BURST_WINDOW = 0.1  # seconds
 BURST_MIN_SLOW = 20  # slow requests within one window that make it a burst
 
@@ -69,14 +71,23 @@ def record(admin_url: str, out: Path, interval: float, seconds: float) -> None:
     with psycopg.connect(admin_url, autocommit=True) as db, out.open("w") as file:
         # A counter read is only as fresh as the statistics snapshot: take a new one each time.
         db.execute("SET stats_fetch_consistency = 'none'")
+        counters = _counters_query(db)
         samples = 0
         while not stop and time.monotonic() < deadline:
             started = time.monotonic()
-            sample = {"at": time.time(), "backends": _rows(db, ACTIVITY), "counters": _rows(db, COUNTERS)[0]}
+            sample = {"at": time.time(), "backends": _rows(db, ACTIVITY), "counters": _rows(db, counters)[0]}
             file.write(json.dumps(sample) + "\n")
             samples += 1
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
     print(f"{samples} samples in {out}")
+
+
+def _counters_query(db: psycopg.Connection[Any]) -> str:
+    try:
+        db.execute(COUNTERS)
+    except psycopg.errors.UndefinedColumn:
+        return WAL_COUNTERS
+    return COUNTERS
 
 
 def _rows(db: psycopg.Connection[Any], query: str) -> list[dict[str, Any]]:
