@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from traffic import UNEXPECTED, Traffic
 
@@ -242,17 +243,22 @@ def server_side_p99_ms(access_log: Path, offset: int, path: str, since: float) -
     """p99 of the `duration_ms` the server logged for `path` in the lines after `offset` of its
     access log (kit/logs.py) written from `since` (epoch seconds) on, the warm-up's left out: the
     time inside the server process, beside the generator's view."""
-    durations = []
+    durations = [
+        float(entry["duration_ms"])
+        for entry in access_lines(access_log, offset)
+        if entry.get("path") == path and logged_at(entry["time"]) >= since
+    ]
+    return percentile(sorted(durations), 0.99) if durations else None
+
+
+def access_lines(access_log: Path, offset: int = 0) -> Iterator[dict[str, Any]]:
+    """The access lines (those with a `duration_ms`) of the server's log after `offset`."""
     with access_log.open("rb") as log:
         log.seek(offset)
         for line in log:
-            if b'"duration_ms"' not in line:
-                continue
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if entry.get("path") == path and logged_at(entry["time"]) >= since:
-                    durations.append(float(entry["duration_ms"]))
-    return percentile(sorted(durations), 0.99) if durations else None
+            if b'"duration_ms"' in line:
+                with contextlib.suppress(ValueError):
+                    yield json.loads(line)
 
 
 def logged_at(stamp: str) -> float:

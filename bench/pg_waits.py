@@ -21,13 +21,12 @@ beside it is printed as such.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import bisect
 import json
 import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from open_loop import logged_at
+import seed
+from open_loop import access_lines, logged_at
 
 ACTIVITY = """
 SELECT pid, backend_type, coalesce(datname, '') AS datname, coalesce(state, '') AS state,
@@ -127,10 +127,10 @@ def bursts(access_log: Path, window: OpenLoopWindow, slow_ms: float) -> tuple[li
     """The 0.1 s stretches (merged when adjacent) of `window` in which many requests took over
     `slow_ms` inside the server, by the time a request ended, and the slow requests in all."""
     slow_by_tenth: dict[int, list[float]] = {}
-    for entry in _access_lines(access_log):
-        ended = logged_at(entry["time"])
-        if window.start <= ended <= window.end and float(entry["duration_ms"]) > slow_ms:
-            slow_by_tenth.setdefault(int(ended / BURST_WINDOW), []).append(float(entry["duration_ms"]))
+    for entry in access_lines(access_log):
+        ended, duration = logged_at(entry["time"]), float(entry["duration_ms"])
+        if window.start <= ended <= window.end and duration > slow_ms:
+            slow_by_tenth.setdefault(int(ended / BURST_WINDOW), []).append(duration)
     found: list[Burst] = []
     for tenth in sorted(slow_by_tenth):
         durations = slow_by_tenth[tenth]
@@ -146,14 +146,6 @@ def bursts(access_log: Path, window: OpenLoopWindow, slow_ms: float) -> tuple[li
     return found, sum(len(d) for d in slow_by_tenth.values())
 
 
-def _access_lines(access_log: Path) -> Iterator[dict[str, Any]]:
-    with access_log.open("rb") as log:
-        for line in log:
-            if b'"duration_ms"' in line:
-                with contextlib.suppress(ValueError):
-                    yield json.loads(line)
-
-
 def explain(waits: Path, run: Path, slow_ms: float) -> None:
     samples = [json.loads(line) for line in waits.open()]
     for window in OpenLoopWindow.of_run(run):
@@ -163,17 +155,20 @@ def explain(waits: Path, run: Path, slow_ms: float) -> None:
         print(f"{window.scenario}: {slow_total} requests over {slow_ms:g} ms inside the server, {len(found)} bursts")
         for burst in found:
             # Its requests began up to their duration before they ended: look that far back.
-            during = [s for s in samples if burst.start - burst.slowest_ms / 1000 <= s["at"] <= burst.end]
+            first = bisect.bisect_left(samples, burst.start - burst.slowest_ms / 1000, key=lambda s: s["at"])
+            last = bisect.bisect_right(samples, burst.end, key=lambda s: s["at"])
+            during = samples[first:last]
             print(
                 f"  burst at {burst.start - window.start:.1f} s into the measured part, "
                 f"{burst.end - burst.start:.1f} s long: {burst.slow} slow requests, "
                 f"slowest {burst.slowest_ms:.1f} ms, {len(during)} samples"
             )
             if during and log.name == "api.log":
-                describe(during, samples)
+                describe(during, before=samples[max(0, first - 1)])
 
 
-def describe(during: list[dict[str, Any]], samples: list[dict[str, Any]]) -> None:
+def describe(during: list[dict[str, Any]], before: dict[str, Any]) -> None:
+    """What the samples `during` a burst show; the counters as they moved since `before`."""
     waits: Counter[str] = Counter()
     others: Counter[str] = Counter()
     for sample in during:
@@ -186,18 +181,12 @@ def describe(during: list[dict[str, Any]], samples: list[dict[str, Any]]) -> Non
                 others[f"{backend['backend_type']} {wait} {backend['query']}".strip()] += 1
     print("    active bench backends, by wait (backend-samples): " + _listed(waits))
     print("    PostgreSQL's own processes at work: " + _listed(others))
-    before = _sample_before(samples, during[0])
     moved = {key: during[-1]["counters"][key] - before["counters"][key] for key in before["counters"]}
     print("    counters moved: " + (", ".join(f"{key} {value:+d}" for key, value in moved.items() if value) or "none"))
 
 
 def _listed(counts: Counter[str]) -> str:
     return ", ".join(f"{what} {count}" for what, count in counts.most_common(8)) or "none"
-
-
-def _sample_before(samples: list[dict[str, Any]], first: dict[str, Any]) -> dict[str, Any]:
-    index = samples.index(first)
-    return samples[max(0, index - 1)]
 
 
 def main() -> None:
@@ -207,9 +196,7 @@ def main() -> None:
     recording.add_argument("--out", type=Path, required=True)
     recording.add_argument("--interval", type=float, default=0.05)
     recording.add_argument("--seconds", type=float, default=3600)
-    recording.add_argument(
-        "--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+    recording.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", seed.DEFAULT_ADMIN_URL))
     explaining = commands.add_parser("explain")
     explaining.add_argument("--waits", type=Path, required=True)
     explaining.add_argument("--run", type=Path, required=True, help="a run's folder, bench/results/run-*")
